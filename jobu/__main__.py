@@ -1,0 +1,5 @@
+"""`python -m jobu` is the `jobu` command."""
+
+from jobu.cli import main
+
+raise SystemExit(main())
