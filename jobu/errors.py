@@ -41,9 +41,12 @@ class DatabaseError(JobuError):
     """A database operation failed."""
 
     def __init__(self, message: str | None = None, *, database: str | None = None,
-                 statement: str | None = None) -> None:
+                 statement: str | None = None, transient: bool = False) -> None:
         self.database = database
         self.statement = statement
+        #: True for conflicts that a fresh attempt of the same transaction may not
+        #: meet again (deadlock victim, serialization failure, SQLite busy).
+        self.transient = transient
         text = message or (self.__doc__ or "").strip().splitlines()[0]
         if database:
             text = f"database {database!r}: {text}"

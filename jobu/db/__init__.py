@@ -1,0 +1,29 @@
+"""Connections to the databases named in database.yaml.
+
+``open_database(spec)`` gives a :class:`Database` with a thread-safe pool and
+short transactions whose errors are jobu's own. The driver module is imported
+only when a database of that kind is opened, so a host that uses only SQLite
+never needs psycopg or PyMySQL to be importable.
+"""
+
+from __future__ import annotations
+
+from jobu.db.database import Connection, Database, Dialect
+from jobu.errors import ConfigError
+from jobu.model import DatabaseSpec
+
+__all__ = ["Connection", "Database", "Dialect", "open_database"]
+
+
+def open_database(spec: DatabaseSpec) -> Database:
+    """A Database for `spec`; nothing connects until the first transaction."""
+    if spec.driver == "sqlite":
+        from jobu.db.sqlite import SqliteDialect as dialect_class
+    elif spec.driver == "postgres":
+        from jobu.db.postgres import PostgresDialect as dialect_class
+    elif spec.driver == "mysql":
+        from jobu.db.mysql import MysqlDialect as dialect_class
+    else:
+        raise ConfigError(f"database {spec.name!r}: unknown driver {spec.driver!r} "
+                          "(expected sqlite, postgres or mysql)")
+    return Database(spec, dialect_class(spec))

@@ -1,0 +1,119 @@
+"""MySQL 8 and MariaDB 10.6+ through PyMySQL.
+
+Each connection runs with ``time_zone = '+00:00'`` (timestamps are DATETIME(6) in
+UTC, written and read as naive UTC) and READ COMMITTED, which spares a job queue
+the gap locks of InnoDB's default REPEATABLE READ.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pymysql
+
+from jobu.db.pool import ConnectionPool
+from jobu.errors import (
+    DatabaseError,
+    DatabaseUnavailableError,
+    IntegrityError,
+    QueryExecutionError,
+    SchemaError,
+    TransactionError,
+)
+from jobu.model import DatabaseSpec
+
+TRANSIENT_CODES = {1205, 1213}  # lock wait timeout, deadlock
+UNAVAILABLE_CODES = {1040, 1053, 1927, 2002, 2003, 2006, 2013, 2014, 2055}
+SCHEMA_CODES = {1146, 1054}  # no such table, unknown column
+READ_ONLY_CODES = {1792}
+
+
+class MysqlDialect:
+    name = "mysql"
+    update_returning = False
+    supports_two_phase = True
+
+    def __init__(self, spec: DatabaseSpec) -> None:
+        self.spec = spec
+
+    def connect(self) -> pymysql.connections.Connection:
+        spec = self.spec
+        options = dict(spec.options)
+        conn = pymysql.connect(
+            host=spec.host or "localhost", port=spec.port or 3306, user=spec.user,
+            password=spec.password or "", database=spec.dbname,
+            connect_timeout=spec.connect_timeout_seconds, autocommit=False,
+            charset="utf8mb4", init_command="SET time_zone = '+00:00'", **options,
+        )
+        with conn.cursor() as cursor:
+            cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        return conn
+
+    def open_pool(self) -> ConnectionPool:
+        def connect() -> pymysql.connections.Connection:
+            try:
+                return self.connect()
+            except pymysql.Error as exc:
+                raise self.translate(exc, None) from exc
+
+        def ping(conn: pymysql.connections.Connection) -> bool:
+            conn.ping(reconnect=False)
+            return True
+
+        return ConnectionPool(
+            name=self.spec.name, connect=connect, close=lambda c: c.close(), ping=ping,
+            max_size=self.spec.pool_size, timeout=self.spec.pool_timeout_seconds,
+        )
+
+    def begin(self, raw: Any, *, write: bool, readonly: bool) -> None:
+        # With autocommit off the server opens a transaction at the first statement;
+        # only a read-only one has to be asked for.
+        if readonly:
+            with raw.cursor() as cursor:
+                cursor.execute("START TRANSACTION READ ONLY")
+
+    def commit(self, raw: Any) -> None:
+        raw.commit()
+
+    def rollback(self, raw: Any) -> None:
+        raw.rollback()
+
+    def is_driver_error(self, exc: BaseException) -> bool:
+        return isinstance(exc, pymysql.Error)
+
+    def translate(self, exc: BaseException, statement: str | None) -> DatabaseError:
+        name = self.spec.name
+        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+        text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+        if code in TRANSIENT_CODES:
+            return TransactionError(text, database=name, statement=statement, transient=True)
+        if isinstance(exc, pymysql.IntegrityError):
+            return IntegrityError(text, database=name, statement=statement)
+        if code in SCHEMA_CODES:
+            return SchemaError(f"{text}; run `jobu migrate`", database=name, statement=statement)
+        if code in READ_ONLY_CODES:
+            return QueryExecutionError(f"write refused in a read-only transaction: {text}",
+                                       database=name, statement=statement)
+        if code in UNAVAILABLE_CODES or isinstance(exc, pymysql.InterfaceError):
+            return DatabaseUnavailableError(f"{text or 'connection lost'} ({self.spec.describe()})",
+                                            database=name, statement=statement)
+        return QueryExecutionError(text, database=name, statement=statement)
+
+    def adapt(self, value: Any) -> Any:
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                raise ValueError(f"naive datetime {value!r} given to the database; use UTC")
+            return value.astimezone(UTC).replace(tzinfo=None)
+        if isinstance(value, list | set | frozenset):
+            return tuple(value)  # PyMySQL renders a tuple as (a, b, …) for `IN %(ids)s`
+        return value
+
+    def parse_time(self, value: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def insert_id(self, cursor: Any, rows: list[tuple]) -> int | None:
+        # INSERT … ON DUPLICATE KEY UPDATE id = id reports 0 rows for a duplicate.
+        return cursor.lastrowid if cursor.rowcount > 0 else None

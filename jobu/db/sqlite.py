@@ -1,0 +1,152 @@
+"""SQLite: the embedded default, for one host.
+
+The sqlite3 module runs in autocommit mode (``isolation_level=None``) and jobu
+issues BEGIN itself: BEGIN IMMEDIATE for writers, so that concurrent writers wait
+on the busy timeout at BEGIN rather than fail later on a lock upgrade, which
+SQLite's busy handler cannot wait out. WAL lets readers run beside the writer.
+
+Timestamps are stored as ISO 8601 text in UTC, ``YYYY-MM-DD HH:MM:SS.ffffff``,
+which sorts in time order and compares correctly with SQLite's own
+``strftime('%Y-%m-%d %H:%M:%f', 'now')`` (millisecond precision).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from datetime import UTC, date, datetime
+from typing import Any
+
+from jobu.db.pool import ConnectionPool
+from jobu.errors import (
+    DatabaseError,
+    DatabaseUnavailableError,
+    IntegrityError,
+    QueryExecutionError,
+    SchemaError,
+    TransactionError,
+)
+from jobu.model import DatabaseSpec
+
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+class SqliteDialect:
+    name = "sqlite"
+    update_returning = True
+    supports_two_phase = False
+
+    def __init__(self, spec: DatabaseSpec) -> None:
+        self.spec = spec
+
+    def open_pool(self) -> ConnectionPool:
+        spec = self.spec
+        path = spec.path or ":memory:"
+        memory = path == ":memory:"
+        if memory:
+            # Each connection to ":memory:" would see its own empty database: share one
+            # in-memory database between the pool's connections through a named URI.
+            target, uri = f"file:jobu-{spec.name}-{id(self)}?mode=memory&cache=shared", True
+        else:
+            directory = os.path.dirname(path)
+            if directory and not os.path.isdir(directory):
+                raise DatabaseUnavailableError(
+                    f"the directory {directory} of {path} does not exist; create it or "
+                    "change path / state_directory in database.yaml", database=spec.name)
+            target, uri = path, False
+
+        def connect() -> sqlite3.Connection:
+            conn = sqlite3.connect(target, uri=uri, isolation_level=None,
+                                   check_same_thread=False,
+                                   timeout=spec.busy_timeout_seconds)
+            conn.execute(f"PRAGMA busy_timeout = {int(spec.busy_timeout_seconds * 1000)}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            if not memory:
+                conn.execute("PRAGMA journal_mode = WAL")
+                # In WAL mode NORMAL is durable against application crashes; only a power
+                # loss may roll back the last transactions (SQLite's documented trade-off).
+                conn.execute("PRAGMA synchronous = NORMAL")
+            return conn
+
+        pool = ConnectionPool(
+            name=spec.name, connect=self._guard_connect(connect), close=lambda c: c.close(),
+            ping=lambda c: c.execute("SELECT 1").fetchone() is not None,
+            # A shared in-memory database locks whole tables without waiting on the busy
+            # timeout, so its users queue on one connection instead.
+            max_size=1 if memory else spec.pool_size, timeout=spec.pool_timeout_seconds,
+            ping_after_idle=float("inf"),  # a local file cannot drop the connection
+        )
+        if memory:
+            # The shared in-memory database lives while one connection to it is open.
+            keeper = pool.acquire()
+            pool.release(keeper)
+        return pool
+
+    def _guard_connect(self, connect):
+        def guarded() -> sqlite3.Connection:
+            try:
+                return connect()
+            except sqlite3.Error as exc:
+                raise self.translate(exc, None) from exc
+        return guarded
+
+    def begin(self, raw: sqlite3.Connection, *, write: bool, readonly: bool) -> None:
+        raw.execute("BEGIN IMMEDIATE" if write and not readonly else "BEGIN")
+        if readonly:
+            raw.execute("PRAGMA query_only = ON")
+
+    def commit(self, raw: sqlite3.Connection) -> None:
+        if raw.in_transaction:
+            raw.execute("COMMIT")
+        raw.execute("PRAGMA query_only = OFF")
+
+    def rollback(self, raw: sqlite3.Connection) -> None:
+        if raw.in_transaction:
+            raw.execute("ROLLBACK")
+        raw.execute("PRAGMA query_only = OFF")
+
+    def is_driver_error(self, exc: BaseException) -> bool:
+        return isinstance(exc, sqlite3.Error)
+
+    def translate(self, exc: BaseException, statement: str | None) -> DatabaseError:
+        text = str(exc)
+        name = self.spec.name
+        if isinstance(exc, sqlite3.IntegrityError):
+            return IntegrityError(text, database=name, statement=statement)
+        if isinstance(exc, sqlite3.OperationalError):
+            if "locked" in text or "busy" in text:
+                return TransactionError(
+                    f"{text} (another writer held the database longer than busy_timeout_seconds)",
+                    database=name, statement=statement, transient=True)
+            if "unable to open" in text or "disk I/O" in text:
+                return DatabaseUnavailableError(text, database=name, statement=statement)
+            if "no such table" in text or "no such column" in text:
+                return SchemaError(f"{text}; run `jobu migrate`", database=name,
+                                   statement=statement)
+            if "readonly" in text or "query_only" in text:
+                return QueryExecutionError(f"write refused in a read-only transaction: {text}",
+                                           database=name, statement=statement)
+        return QueryExecutionError(text, database=name, statement=statement)
+
+    def adapt(self, value: Any) -> Any:
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                raise ValueError(f"naive datetime {value!r} given to the database; use UTC")
+            return value.astimezone(UTC).strftime(TIME_FORMAT)
+        if isinstance(value, date):
+            return value.isoformat()
+        if isinstance(value, list | tuple | set | frozenset):
+            # Lists reach SQLite as JSON text, read back with json_each(:param).
+            return json.dumps([self.adapt(item) for item in value])
+        return value
+
+    def parse_time(self, value: Any) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, datetime):
+            return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+    def insert_id(self, cursor: Any, rows: list[tuple]) -> int | None:
+        return rows[0][0] if rows else None

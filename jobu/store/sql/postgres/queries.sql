@@ -1,0 +1,283 @@
+-- jobu's queries for PostgreSQL. Every dialect defines the same names (a test checks).
+-- `now` parameters are NULL in production, meaning the database clock; tests pass a
+-- time to travel without sleeping. Parameters are %(name)s (psycopg).
+
+-- name: migration_lock
+-- Serialises `jobu migrate` across hosts until the migration transaction ends.
+SELECT pg_advisory_xact_lock(7305561482);
+
+-- name: migration_unlock
+-- The transaction-level lock above ends with the transaction.
+SELECT 1;
+
+-- name: migration_table
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       VARCHAR(200) NOT NULL,
+    applied_at TIMESTAMPTZ NOT NULL
+);
+
+-- name: migration_applied
+SELECT version, name FROM schema_migrations ORDER BY version;
+
+-- name: migration_record
+INSERT INTO schema_migrations (version, name, applied_at) VALUES (%(version)s, %(name)s, now());
+
+-- name: database_now
+SELECT now() AS now;
+
+-- name: cron_insert
+INSERT INTO cron_jobs (name, description, schedule, timezone, handler_name, handler_params,
+    is_enabled, allow_overlap, catch_up, misfire_grace_seconds, catch_up_max_runs, dst_repeat,
+    jitter_seconds, max_retry, retry_backoff_seconds, timeout_seconds, priority, queue, isolation,
+    version, created_at, updated_at)
+VALUES (%(name)s, %(description)s, %(schedule)s, %(timezone)s, %(handler_name)s,
+    %(handler_params)s, %(is_enabled)s, %(allow_overlap)s, %(catch_up)s,
+    %(misfire_grace_seconds)s, %(catch_up_max_runs)s, %(dst_repeat)s, %(jitter_seconds)s,
+    %(max_retry)s, %(retry_backoff_seconds)s, %(timeout_seconds)s, %(priority)s, %(queue)s,
+    %(isolation)s, 1, COALESCE(%(now)s::timestamptz, now()), COALESCE(%(now)s::timestamptz, now()))
+RETURNING id;
+
+-- name: cron_update
+-- Rewrites every writable field; a new version tells dispatchers to plan again.
+UPDATE cron_jobs SET name = %(name)s, description = %(description)s, schedule = %(schedule)s,
+    timezone = %(timezone)s, handler_name = %(handler_name)s, handler_params = %(handler_params)s,
+    is_enabled = %(is_enabled)s, allow_overlap = %(allow_overlap)s, catch_up = %(catch_up)s,
+    misfire_grace_seconds = %(misfire_grace_seconds)s, catch_up_max_runs = %(catch_up_max_runs)s,
+    dst_repeat = %(dst_repeat)s, jitter_seconds = %(jitter_seconds)s, max_retry = %(max_retry)s,
+    retry_backoff_seconds = %(retry_backoff_seconds)s, timeout_seconds = %(timeout_seconds)s,
+    priority = %(priority)s, queue = %(queue)s, isolation = %(isolation)s,
+    next_tick_at = NULL, version = version + 1, updated_at = COALESCE(%(now)s::timestamptz, now())
+WHERE id = %(id)s;
+
+-- name: cron_get_by_name
+SELECT * FROM cron_jobs WHERE name = %(name)s;
+
+-- name: cron_get_by_id
+SELECT * FROM cron_jobs WHERE id = %(id)s;
+
+-- name: cron_list
+SELECT * FROM cron_jobs WHERE (NOT %(enabled_only)s OR is_enabled) ORDER BY name;
+
+-- name: cron_delete
+DELETE FROM cron_jobs WHERE id = %(id)s;
+
+-- name: cron_mark_ticked
+-- Records the last evaluated tick; never moves it backwards (several dispatchers).
+UPDATE cron_jobs SET last_tick_at = %(last_tick_at)s, next_tick_at = %(next_tick_at)s
+WHERE id = %(id)s AND (last_tick_at IS NULL OR last_tick_at <= %(last_tick_at)s);
+
+-- name: execution_insert
+-- One row per tick and per dedupe key: a duplicate inserts nothing and returns no id.
+INSERT INTO job_executions (job_id, handler_name, params, param_source, scheduled_time, status,
+    max_retry, retry_backoff_seconds, timeout_seconds, run_after, priority, queue, isolation,
+    dedupe_key, error_message, finished_at, created_at, updated_at)
+VALUES (%(job_id)s, %(handler_name)s, %(params)s, %(param_source)s,
+    COALESCE(%(scheduled_time)s::timestamptz, now()), %(status)s, %(max_retry)s,
+    %(retry_backoff_seconds)s, %(timeout_seconds)s, COALESCE(%(run_after)s::timestamptz, now()),
+    %(priority)s, %(queue)s, %(isolation)s, %(dedupe_key)s, %(error_message)s,
+    CASE WHEN %(final)s THEN COALESCE(%(now)s::timestamptz, now()) END,
+    COALESCE(%(now)s::timestamptz, now()), COALESCE(%(now)s::timestamptz, now()))
+ON CONFLICT DO NOTHING
+RETURNING id;
+
+-- name: execution_get
+SELECT e.*, c.name AS cron_name FROM job_executions e
+LEFT JOIN cron_jobs c ON c.id = e.job_id WHERE e.id = %(id)s;
+
+-- name: execution_get_many
+SELECT e.*, c.name AS cron_name FROM job_executions e
+LEFT JOIN cron_jobs c ON c.id = e.job_id WHERE e.id = ANY(%(ids)s) ORDER BY e.id;
+
+-- name: execution_get_by_dedupe_key
+SELECT e.*, c.name AS cron_name FROM job_executions e
+LEFT JOIN cron_jobs c ON c.id = e.job_id WHERE e.dedupe_key = %(dedupe_key)s;
+
+-- name: execution_claim
+-- Takes up to `limit` runnable rows no other transaction holds, in one statement.
+-- MATERIALIZED keeps the locked pick from being re-planned into the UPDATE.
+WITH picked AS MATERIALIZED (
+    SELECT id FROM job_executions
+    WHERE status IN ('PENDING', 'RETRY') AND queue = ANY(%(queues)s)
+      AND run_after <= COALESCE(%(now)s::timestamptz, now())
+    ORDER BY priority DESC, run_after, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE job_executions e SET status = 'RUNNING', worker_id = %(worker_id)s,
+    attempt = e.attempt + 1, lease_token = %(lease_token)s,
+    lease_expires_at = COALESCE(%(now)s::timestamptz, now())
+        + make_interval(secs => %(lease_seconds)s::float8),
+    started_at = COALESCE(%(now)s::timestamptz, now()), finished_at = NULL, progress = NULL,
+    progress_note = NULL, updated_at = COALESCE(%(now)s::timestamptz, now())
+FROM picked WHERE e.id = picked.id
+RETURNING e.*, (SELECT c.name FROM cron_jobs c WHERE c.id = e.job_id) AS cron_name;
+
+-- name: execution_complete
+UPDATE job_executions SET status = 'SUCCESS', result = %(result)s,
+    finished_at = COALESCE(%(now)s::timestamptz, now()), lease_expires_at = NULL,
+    updated_at = COALESCE(%(now)s::timestamptz, now())
+WHERE id = %(id)s AND lease_token = %(lease_token)s AND status = 'RUNNING';
+
+-- name: execution_finish_failed
+-- Ends an attempt for good: FAILED, TIMEOUT or CANCELLED.
+UPDATE job_executions SET status = %(status)s, error_message = %(error_message)s,
+    finished_at = COALESCE(%(now)s::timestamptz, now()), lease_expires_at = NULL,
+    updated_at = COALESCE(%(now)s::timestamptz, now())
+WHERE id = %(id)s AND lease_token = %(lease_token)s AND status = 'RUNNING';
+
+-- name: execution_retry
+UPDATE job_executions SET status = 'RETRY', error_message = %(error_message)s,
+    run_after = COALESCE(%(now)s::timestamptz, now())
+        + make_interval(secs => %(delay_seconds)s::float8),
+    lease_expires_at = NULL, updated_at = COALESCE(%(now)s::timestamptz, now())
+WHERE id = %(id)s AND lease_token = %(lease_token)s AND status = 'RUNNING';
+
+-- name: execution_release
+-- Hands an unfinished attempt back without counting it (worker shutdown).
+UPDATE job_executions SET status = CASE WHEN attempt > 1 THEN 'RETRY' ELSE 'PENDING' END,
+    attempt = attempt - 1, worker_id = NULL, lease_expires_at = NULL, started_at = NULL,
+    run_after = COALESCE(%(now)s::timestamptz, now()),
+    updated_at = COALESCE(%(now)s::timestamptz, now())
+WHERE id = %(id)s AND lease_token = %(lease_token)s AND status = 'RUNNING';
+
+-- name: execution_progress
+UPDATE job_executions SET progress = %(progress)s, progress_note = %(progress_note)s,
+    updated_at = COALESCE(%(now)s::timestamptz, now())
+WHERE id = %(id)s AND lease_token = %(lease_token)s AND status = 'RUNNING';
+
+-- name: execution_error_insert
+-- Records why the current attempt of an execution ended, with its attempt and worker.
+INSERT INTO execution_errors (execution_id, attempt, status, error_message, traceback,
+    worker_id, occurred_at)
+SELECT id, attempt, %(status)s, %(error_message)s, %(traceback)s, worker_id,
+    COALESCE(%(now)s::timestamptz, now())
+FROM job_executions WHERE id = %(execution_id)s;
+
+-- name: execution_errors_list
+SELECT * FROM execution_errors WHERE execution_id = %(execution_id)s ORDER BY attempt, id;
+
+-- name: execution_renew_leases
+UPDATE job_executions SET lease_expires_at = COALESCE(%(now)s::timestamptz, now())
+        + make_interval(secs => %(lease_seconds)s::float8)
+WHERE worker_id = %(worker_id)s AND status = 'RUNNING';
+
+-- name: execution_lease_states
+SELECT id, status, worker_id, lease_token, cancel_requested FROM job_executions
+WHERE id = ANY(%(ids)s);
+
+-- name: execution_expired
+-- Running rows whose lease ran out: their worker is gone. SKIP LOCKED lets several
+-- rescuers share the work.
+SELECT id, attempt, max_retry, lease_token, lease_expires_at, worker_id, cancel_requested
+FROM job_executions
+WHERE status = 'RUNNING' AND lease_expires_at < COALESCE(%(now)s::timestamptz, now())
+ORDER BY lease_expires_at, id
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED;
+
+-- name: execution_rescue
+UPDATE job_executions SET status = %(status)s, error_message = %(error_message)s,
+    run_after = COALESCE(%(now)s::timestamptz, now()), lease_expires_at = NULL,
+    finished_at = CASE WHEN %(final)s THEN COALESCE(%(now)s::timestamptz, now()) END,
+    updated_at = COALESCE(%(now)s::timestamptz, now())
+WHERE id = %(id)s AND lease_token = %(lease_token)s AND status = 'RUNNING';
+
+-- name: execution_cancel_waiting
+UPDATE job_executions SET status = 'CANCELLED', error_message = %(error_message)s,
+    finished_at = COALESCE(%(now)s::timestamptz, now()),
+    updated_at = COALESCE(%(now)s::timestamptz, now())
+WHERE id = %(id)s AND status IN ('PENDING', 'RETRY');
+
+-- name: execution_cancel_running
+UPDATE job_executions SET cancel_requested = TRUE,
+    updated_at = COALESCE(%(now)s::timestamptz, now())
+WHERE id = %(id)s AND status = 'RUNNING';
+
+-- name: execution_requeue
+-- Runs a finished execution again from its first attempt (`jobu jobs retry`).
+UPDATE job_executions SET status = 'PENDING', attempt = 0, worker_id = NULL,
+    lease_token = NULL, lease_expires_at = NULL, cancel_requested = FALSE, started_at = NULL,
+    finished_at = NULL, result = NULL, error_message = NULL, progress = NULL,
+    progress_note = NULL, run_after = COALESCE(%(now)s::timestamptz, now()),
+    updated_at = COALESCE(%(now)s::timestamptz, now())
+WHERE id = %(id)s AND status NOT IN ('PENDING', 'RUNNING', 'RETRY');
+
+-- name: execution_list
+-- Newest first; `cursor` is the last id of the previous page (keyset pagination).
+SELECT e.*, c.name AS cron_name FROM job_executions e
+LEFT JOIN cron_jobs c ON c.id = e.job_id
+WHERE (%(cursor)s::bigint IS NULL OR e.id < %(cursor)s::bigint)
+  AND (%(any_status)s OR e.status = ANY(%(statuses)s))
+  AND (%(job_id)s::bigint IS NULL OR e.job_id = %(job_id)s::bigint)
+  AND (%(handler_name)s::text IS NULL OR e.handler_name = %(handler_name)s::text)
+  AND (%(param_source)s::text IS NULL OR e.param_source = %(param_source)s::text)
+  AND (%(since)s::timestamptz IS NULL OR e.scheduled_time >= %(since)s::timestamptz)
+  AND (%(until)s::timestamptz IS NULL OR e.scheduled_time < %(until)s::timestamptz)
+ORDER BY e.id DESC
+LIMIT %(limit)s;
+
+-- name: execution_active_for_cron
+SELECT id, status FROM job_executions
+WHERE job_id = %(job_id)s AND status IN ('PENDING', 'RUNNING', 'RETRY')
+ORDER BY id LIMIT 1;
+
+-- name: execution_prune
+DELETE FROM job_executions WHERE id IN (
+    SELECT id FROM job_executions
+    WHERE status = %(status)s
+      AND finished_at < COALESCE(%(now)s::timestamptz, now()) - make_interval(days => %(days)s)
+    ORDER BY id LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED);
+
+-- name: cron_stats_counts
+SELECT COUNT(*) AS total,
+    COUNT(*) FILTER (WHERE status = 'SUCCESS') AS success,
+    COUNT(*) FILTER (WHERE status = 'FAILED') AS failed,
+    COUNT(*) FILTER (WHERE status = 'TIMEOUT') AS timeout,
+    COUNT(*) FILTER (WHERE status = 'SKIPPED') AS skipped,
+    COUNT(*) FILTER (WHERE status = 'MISSED') AS missed,
+    COUNT(*) FILTER (WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
+                       AND started_at IS NOT NULL AND finished_at IS NOT NULL) AS timed,
+    AVG(EXTRACT(EPOCH FROM (finished_at - started_at)))
+        FILTER (WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')) AS avg_duration,
+    AVG(EXTRACT(EPOCH FROM (started_at - scheduled_time)))
+        FILTER (WHERE started_at IS NOT NULL) AS avg_lateness
+FROM job_executions WHERE job_id = %(job_id)s;
+
+-- name: cron_stats_duration_rank
+-- The duration at a rank (0 = shortest) among finished runs: the p95 by nearest rank.
+SELECT EXTRACT(EPOCH FROM (finished_at - started_at)) AS duration FROM job_executions
+WHERE job_id = %(job_id)s AND status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
+  AND started_at IS NOT NULL AND finished_at IS NOT NULL
+ORDER BY finished_at - started_at LIMIT 1 OFFSET %(rank)s;
+
+-- name: cron_stats_last_run
+SELECT status, started_at FROM job_executions
+WHERE job_id = %(job_id)s AND started_at IS NOT NULL ORDER BY id DESC LIMIT 1;
+
+-- name: worker_upsert
+INSERT INTO workers (id, kind, hostname, pid, pool_size, running, handlers, queues, version,
+    started_at, last_heartbeat)
+VALUES (%(id)s, %(kind)s, %(hostname)s, %(pid)s, %(pool_size)s, %(running)s, %(handlers)s,
+    %(queues)s, %(version)s, COALESCE(%(now)s::timestamptz, now()),
+    COALESCE(%(now)s::timestamptz, now()))
+ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, hostname = EXCLUDED.hostname,
+    pid = EXCLUDED.pid, pool_size = EXCLUDED.pool_size, running = EXCLUDED.running,
+    handlers = EXCLUDED.handlers, queues = EXCLUDED.queues, version = EXCLUDED.version,
+    last_heartbeat = EXCLUDED.last_heartbeat;
+
+-- name: worker_heartbeat
+UPDATE workers SET last_heartbeat = COALESCE(%(now)s::timestamptz, now()), running = %(running)s
+WHERE id = %(id)s;
+
+-- name: worker_delete
+DELETE FROM workers WHERE id = %(id)s;
+
+-- name: worker_list
+SELECT * FROM workers ORDER BY kind, hostname, pid;
+
+-- name: worker_prune
+DELETE FROM workers
+WHERE last_heartbeat < COALESCE(%(now)s::timestamptz, now())
+    - make_interval(secs => %(older_than_seconds)s::float8);

@@ -1,0 +1,278 @@
+-- jobu's queries for SQLite. Every dialect defines the same names (a test checks).
+-- `now` parameters are NULL in production, meaning the database clock; tests pass a
+-- time to travel without sleeping. Parameters are :name (sqlite3). Lists arrive as JSON
+-- text and are read with json_each. SQLite has one writer at a time: every write
+-- transaction starts with BEGIN IMMEDIATE, which is also what serialises claims.
+
+-- name: migration_lock
+-- The migration transaction's BEGIN IMMEDIATE already holds SQLite's one write lock.
+SELECT 1;
+
+-- name: migration_unlock
+-- The write lock ends with the transaction.
+SELECT 1;
+
+-- name: migration_table
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       VARCHAR(200) NOT NULL,
+    applied_at TEXT NOT NULL
+);
+
+-- name: migration_applied
+SELECT version, name FROM schema_migrations ORDER BY version;
+
+-- name: migration_record
+INSERT INTO schema_migrations (version, name, applied_at) VALUES (:version, :name, strftime('%Y-%m-%d %H:%M:%f', 'now'));
+
+-- name: database_now
+SELECT strftime('%Y-%m-%d %H:%M:%f', 'now') AS now;
+
+-- name: cron_insert
+INSERT INTO cron_jobs (name, description, schedule, timezone, handler_name, handler_params,
+    is_enabled, allow_overlap, catch_up, misfire_grace_seconds, catch_up_max_runs, dst_repeat,
+    jitter_seconds, max_retry, retry_backoff_seconds, timeout_seconds, priority, queue, isolation,
+    version, created_at, updated_at)
+VALUES (:name, :description, :schedule, :timezone, :handler_name,
+    :handler_params, :is_enabled, :allow_overlap, :catch_up,
+    :misfire_grace_seconds, :catch_up_max_runs, :dst_repeat, :jitter_seconds,
+    :max_retry, :retry_backoff_seconds, :timeout_seconds, :priority, :queue,
+    :isolation, 1, COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')), COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')))
+RETURNING id;
+
+-- name: cron_update
+-- Rewrites every writable field; a new version tells dispatchers to plan again.
+UPDATE cron_jobs SET name = :name, description = :description, schedule = :schedule,
+    timezone = :timezone, handler_name = :handler_name, handler_params = :handler_params,
+    is_enabled = :is_enabled, allow_overlap = :allow_overlap, catch_up = :catch_up,
+    misfire_grace_seconds = :misfire_grace_seconds, catch_up_max_runs = :catch_up_max_runs,
+    dst_repeat = :dst_repeat, jitter_seconds = :jitter_seconds, max_retry = :max_retry,
+    retry_backoff_seconds = :retry_backoff_seconds, timeout_seconds = :timeout_seconds,
+    priority = :priority, queue = :queue, isolation = :isolation,
+    next_tick_at = NULL, version = version + 1, updated_at = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+WHERE id = :id;
+
+-- name: cron_get_by_name
+SELECT * FROM cron_jobs WHERE name = :name;
+
+-- name: cron_get_by_id
+SELECT * FROM cron_jobs WHERE id = :id;
+
+-- name: cron_list
+SELECT * FROM cron_jobs WHERE (NOT :enabled_only OR is_enabled) ORDER BY name;
+
+-- name: cron_delete
+DELETE FROM cron_jobs WHERE id = :id;
+
+-- name: cron_mark_ticked
+-- Records the last evaluated tick; never moves it backwards (several dispatchers).
+UPDATE cron_jobs SET last_tick_at = :last_tick_at, next_tick_at = :next_tick_at
+WHERE id = :id AND (last_tick_at IS NULL OR last_tick_at <= :last_tick_at);
+
+-- name: execution_insert
+-- One row per tick and per dedupe key: a duplicate inserts nothing and returns no id.
+INSERT INTO job_executions (job_id, handler_name, params, param_source, scheduled_time, status,
+    max_retry, retry_backoff_seconds, timeout_seconds, run_after, priority, queue, isolation,
+    dedupe_key, error_message, finished_at, created_at, updated_at)
+VALUES (:job_id, :handler_name, :params, :param_source,
+    COALESCE(:scheduled_time, strftime('%Y-%m-%d %H:%M:%f', 'now')), :status, :max_retry,
+    :retry_backoff_seconds, :timeout_seconds, COALESCE(:run_after, strftime('%Y-%m-%d %H:%M:%f', 'now')),
+    :priority, :queue, :isolation, :dedupe_key, :error_message,
+    CASE WHEN :final THEN COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')) END,
+    COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')), COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')))
+ON CONFLICT DO NOTHING
+RETURNING id;
+
+-- name: execution_get
+SELECT e.*, c.name AS cron_name FROM job_executions e
+LEFT JOIN cron_jobs c ON c.id = e.job_id WHERE e.id = :id;
+
+-- name: execution_get_many
+SELECT e.*, c.name AS cron_name FROM job_executions e
+LEFT JOIN cron_jobs c ON c.id = e.job_id WHERE e.id IN (SELECT value FROM json_each(:ids)) ORDER BY e.id;
+
+-- name: execution_get_by_dedupe_key
+SELECT e.*, c.name AS cron_name FROM job_executions e
+LEFT JOIN cron_jobs c ON c.id = e.job_id WHERE e.dedupe_key = :dedupe_key;
+
+-- name: execution_claim
+-- Takes up to `limit` runnable rows in one statement; the BEGIN IMMEDIATE around it
+-- keeps every other writer out until it commits.
+UPDATE job_executions SET status = 'RUNNING', worker_id = :worker_id,
+    attempt = attempt + 1, lease_token = :lease_token,
+    lease_expires_at = strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'),
+                                '+' || :lease_seconds || ' seconds'),
+    started_at = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')), finished_at = NULL,
+    progress = NULL, progress_note = NULL,
+    updated_at = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+WHERE id IN (
+    SELECT id FROM job_executions
+    WHERE status IN ('PENDING', 'RETRY') AND queue IN (SELECT value FROM json_each(:queues))
+      AND run_after <= COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+    ORDER BY priority DESC, run_after, id
+    LIMIT :limit)
+RETURNING *, (SELECT c.name FROM cron_jobs c WHERE c.id = job_executions.job_id) AS cron_name;
+
+-- name: execution_complete
+UPDATE job_executions SET status = 'SUCCESS', result = :result,
+    finished_at = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')), lease_expires_at = NULL,
+    updated_at = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+WHERE id = :id AND lease_token = :lease_token AND status = 'RUNNING';
+
+-- name: execution_finish_failed
+-- Ends an attempt for good: FAILED, TIMEOUT or CANCELLED.
+UPDATE job_executions SET status = :status, error_message = :error_message,
+    finished_at = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')), lease_expires_at = NULL,
+    updated_at = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+WHERE id = :id AND lease_token = :lease_token AND status = 'RUNNING';
+
+-- name: execution_retry
+UPDATE job_executions SET status = 'RETRY', error_message = :error_message,
+    run_after = strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'), '+' || :delay_seconds || ' seconds'),
+    lease_expires_at = NULL, updated_at = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+WHERE id = :id AND lease_token = :lease_token AND status = 'RUNNING';
+
+-- name: execution_release
+-- Hands an unfinished attempt back without counting it (worker shutdown).
+UPDATE job_executions SET status = CASE WHEN attempt > 1 THEN 'RETRY' ELSE 'PENDING' END,
+    attempt = attempt - 1, worker_id = NULL, lease_expires_at = NULL, started_at = NULL,
+    run_after = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')),
+    updated_at = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+WHERE id = :id AND lease_token = :lease_token AND status = 'RUNNING';
+
+-- name: execution_progress
+UPDATE job_executions SET progress = :progress, progress_note = :progress_note,
+    updated_at = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+WHERE id = :id AND lease_token = :lease_token AND status = 'RUNNING';
+
+-- name: execution_error_insert
+-- Records why the current attempt of an execution ended, with its attempt and worker.
+INSERT INTO execution_errors (execution_id, attempt, status, error_message, traceback,
+    worker_id, occurred_at)
+SELECT id, attempt, :status, :error_message, :traceback, worker_id,
+    COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+FROM job_executions WHERE id = :execution_id;
+
+-- name: execution_errors_list
+SELECT * FROM execution_errors WHERE execution_id = :execution_id ORDER BY attempt, id;
+
+-- name: execution_renew_leases
+UPDATE job_executions SET lease_expires_at = strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'), '+' || :lease_seconds || ' seconds')
+WHERE worker_id = :worker_id AND status = 'RUNNING';
+
+-- name: execution_lease_states
+SELECT id, status, worker_id, lease_token, cancel_requested FROM job_executions
+WHERE id IN (SELECT value FROM json_each(:ids));
+
+-- name: execution_expired
+-- Running rows whose lease ran out: their worker is gone.
+SELECT id, attempt, max_retry, lease_token, lease_expires_at, worker_id, cancel_requested
+FROM job_executions
+WHERE status = 'RUNNING' AND lease_expires_at < COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+ORDER BY lease_expires_at, id
+LIMIT :limit;
+
+-- name: execution_rescue
+UPDATE job_executions SET status = :status, error_message = :error_message,
+    run_after = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')), lease_expires_at = NULL,
+    finished_at = CASE WHEN :final THEN COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')) END,
+    updated_at = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+WHERE id = :id AND lease_token = :lease_token AND status = 'RUNNING';
+
+-- name: execution_cancel_waiting
+UPDATE job_executions SET status = 'CANCELLED', error_message = :error_message,
+    finished_at = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')),
+    updated_at = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+WHERE id = :id AND status IN ('PENDING', 'RETRY');
+
+-- name: execution_cancel_running
+UPDATE job_executions SET cancel_requested = TRUE,
+    updated_at = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+WHERE id = :id AND status = 'RUNNING';
+
+-- name: execution_requeue
+-- Runs a finished execution again from its first attempt (`jobu jobs retry`).
+UPDATE job_executions SET status = 'PENDING', attempt = 0, worker_id = NULL,
+    lease_token = NULL, lease_expires_at = NULL, cancel_requested = FALSE, started_at = NULL,
+    finished_at = NULL, result = NULL, error_message = NULL, progress = NULL,
+    progress_note = NULL, run_after = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')),
+    updated_at = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+WHERE id = :id AND status NOT IN ('PENDING', 'RUNNING', 'RETRY');
+
+-- name: execution_list
+-- Newest first; `cursor` is the last id of the previous page (keyset pagination).
+SELECT e.*, c.name AS cron_name FROM job_executions e
+LEFT JOIN cron_jobs c ON c.id = e.job_id
+WHERE (:cursor IS NULL OR e.id < :cursor)
+  AND (:any_status OR e.status IN (SELECT value FROM json_each(:statuses)))
+  AND (:job_id IS NULL OR e.job_id = :job_id)
+  AND (:handler_name IS NULL OR e.handler_name = :handler_name)
+  AND (:param_source IS NULL OR e.param_source = :param_source)
+  AND (:since IS NULL OR e.scheduled_time >= :since)
+  AND (:until IS NULL OR e.scheduled_time < :until)
+ORDER BY e.id DESC
+LIMIT :limit;
+
+-- name: execution_active_for_cron
+SELECT id, status FROM job_executions
+WHERE job_id = :job_id AND status IN ('PENDING', 'RUNNING', 'RETRY')
+ORDER BY id LIMIT 1;
+
+-- name: execution_prune
+DELETE FROM job_executions WHERE id IN (
+    SELECT id FROM job_executions
+    WHERE status = :status
+      AND finished_at < strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'), '-' || :days || ' days')
+    ORDER BY id LIMIT :limit);
+
+-- name: cron_stats_counts
+SELECT COUNT(*) AS total,
+    COUNT(*) FILTER (WHERE status = 'SUCCESS') AS success,
+    COUNT(*) FILTER (WHERE status = 'FAILED') AS failed,
+    COUNT(*) FILTER (WHERE status = 'TIMEOUT') AS timeout,
+    COUNT(*) FILTER (WHERE status = 'SKIPPED') AS skipped,
+    COUNT(*) FILTER (WHERE status = 'MISSED') AS missed,
+    COUNT(*) FILTER (WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
+                       AND started_at IS NOT NULL AND finished_at IS NOT NULL) AS timed,
+    AVG((julianday(finished_at) - julianday(started_at)) * 86400.0)
+        FILTER (WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')) AS avg_duration,
+    AVG((julianday(started_at) - julianday(scheduled_time)) * 86400.0)
+        FILTER (WHERE started_at IS NOT NULL) AS avg_lateness
+FROM job_executions WHERE job_id = :job_id;
+
+-- name: cron_stats_duration_rank
+-- The duration at a rank (0 = shortest) among finished runs: the p95 by nearest rank.
+SELECT (julianday(finished_at) - julianday(started_at)) * 86400.0 AS duration
+FROM job_executions
+WHERE job_id = :job_id AND status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
+  AND started_at IS NOT NULL AND finished_at IS NOT NULL
+ORDER BY duration LIMIT 1 OFFSET :rank;
+
+-- name: cron_stats_last_run
+SELECT status, started_at FROM job_executions
+WHERE job_id = :job_id AND started_at IS NOT NULL ORDER BY id DESC LIMIT 1;
+
+-- name: worker_upsert
+INSERT INTO workers (id, kind, hostname, pid, pool_size, running, handlers, queues, version,
+    started_at, last_heartbeat)
+VALUES (:id, :kind, :hostname, :pid, :pool_size, :running, :handlers,
+    :queues, :version, COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')),
+    COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')))
+ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, hostname = EXCLUDED.hostname,
+    pid = EXCLUDED.pid, pool_size = EXCLUDED.pool_size, running = EXCLUDED.running,
+    handlers = EXCLUDED.handlers, queues = EXCLUDED.queues, version = EXCLUDED.version,
+    last_heartbeat = EXCLUDED.last_heartbeat;
+
+-- name: worker_heartbeat
+UPDATE workers SET last_heartbeat = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')), running = :running
+WHERE id = :id;
+
+-- name: worker_delete
+DELETE FROM workers WHERE id = :id;
+
+-- name: worker_list
+SELECT * FROM workers ORDER BY kind, hostname, pid;
+
+-- name: worker_prune
+DELETE FROM workers
+WHERE last_heartbeat < strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'), '-' || :older_than_seconds || ' seconds');
