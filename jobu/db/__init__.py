@@ -18,12 +18,13 @@ __all__ = ["Connection", "Database", "Dialect", "open_database"]
 def open_database(spec: DatabaseSpec) -> Database:
     """A Database for `spec`; nothing connects until the first transaction."""
     if spec.driver == "sqlite":
-        from jobu.db.sqlite import SqliteDialect as dialect_class
-    elif spec.driver == "postgres":
-        from jobu.db.postgres import PostgresDialect as dialect_class
-    elif spec.driver == "mysql":
-        from jobu.db.mysql import MysqlDialect as dialect_class
-    else:
-        raise ConfigError(f"database {spec.name!r}: unknown driver {spec.driver!r} "
-                          "(expected sqlite, postgres or mysql)")
-    return Database(spec, dialect_class(spec))
+        from jobu.db.sqlite import SqliteDialect
+        return Database(spec, SqliteDialect(spec))
+    if spec.driver == "postgres":
+        from jobu.db.postgres import PostgresDialect
+        return Database(spec, PostgresDialect(spec))
+    if spec.driver == "mysql":
+        from jobu.db.mysql import MysqlDialect
+        return Database(spec, MysqlDialect(spec))
+    raise ConfigError(f"database {spec.name!r}: unknown driver {spec.driver!r} "
+                      "(expected sqlite, postgres or mysql)")

@@ -9,6 +9,7 @@ job.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
@@ -121,7 +122,6 @@ class ConnectionPool:
             self._cond.notify()
 
     def _close_quietly(self, conn: Any) -> None:
-        try:
+        # A connection being dropped may already be dead: closing it may fail.
+        with contextlib.suppress(Exception):
             self._close(conn)
-        except Exception:  # noqa: BLE001, S110 - a connection we drop may already be dead
-            pass

@@ -111,8 +111,9 @@ class PsycopgPool:
             # The pool had room to grow and still produced no connection: the
             # server did not accept one in time.
             return DatabaseUnavailableError(
-                f"no connection to {self._spec.describe()} within {self._spec.pool_timeout_seconds:g}"
-                " s; check that PostgreSQL runs and the settings in database.yaml",
+                f"no connection to {self._spec.describe()} within "
+                f"{self._spec.pool_timeout_seconds:g} s; check that PostgreSQL runs and the "
+                "settings in database.yaml",
                 database=self._spec.name)
         return ConnectionPoolExhaustedError(
             f"all {self._spec.pool_size} connections stayed busy for "

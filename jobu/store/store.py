@@ -134,24 +134,26 @@ class Store:
                                                  {"enabled_only": enabled_only}))
         return [rows.cron_from_row(row, self._time) for row in found]
 
-    def cron_update(self, name: str, now: datetime | None = None, **changes: Any) -> CronJob:
+    def cron_update(self, cron_name: str, /, now: datetime | None = None,
+                    **changes: Any) -> CronJob:
         """Change fields of a cron (any CronSpec field, `name` too); bumps its version."""
         def work(conn: Connection) -> int:
-            row = conn.fetch_one(self._q["cron_get_by_name"], {"name": name})
+            row = conn.fetch_one(self._q["cron_get_by_name"], {"name": cron_name})
             if row is None:
-                raise CronNotFoundError(f"no cron named {name!r} (see `jobu cron list`)")
+                raise CronNotFoundError(f"no cron named {cron_name!r} (see `jobu cron list`)")
             current = rows.cron_from_row(row, self._time)
             try:
                 spec = dataclasses.replace(current.spec, **changes)
             except TypeError as exc:
-                raise InvalidInputError(f"cannot change cron {name!r}: {exc}") from exc
+                raise InvalidInputError(f"cannot change cron {cron_name!r}: {exc}") from exc
             conn.execute(self._q["cron_update"],
                          {**rows.cron_params(spec), "id": current.id, "now": now})
             return current.id
         try:
             job_id = self._write(work)
         except IntegrityError as exc:
-            raise AlreadyExistsError(f"a cron named {changes.get('name')!r} already exists") from exc
+            raise AlreadyExistsError(
+                f"a cron named {changes.get('name')!r} already exists") from exc
         return self.cron_get_by_id(job_id)
 
     def cron_set_enabled(self, name: str, enabled: bool) -> CronJob:
@@ -369,7 +371,8 @@ class Store:
             rescued = []
             for row in conn.fetch_all(self._q["execution_expired"], {"limit": limit, "now": now}):
                 expired = self._time(row["lease_expires_at"])
-                lost = f"worker {row['worker_id']} lost (lease expired at {expired:%Y-%m-%d %H:%M:%S} UTC)"
+                lost = (f"worker {row['worker_id']} lost "
+                        f"(lease expired at {expired:%Y-%m-%d %H:%M:%S} UTC)")
                 if row["cancel_requested"]:
                     status, message = Status.CANCELLED, f"cancelled; {lost}"
                 elif row["attempt"] <= row["max_retry"]:

@@ -73,8 +73,8 @@ INSERT INTO job_executions (job_id, handler_name, params, param_source, schedule
     max_retry, retry_backoff_seconds, timeout_seconds, run_after, priority, queue, isolation,
     dedupe_key, error_message, finished_at, created_at, updated_at)
 VALUES (%(job_id)s, %(handler_name)s, %(params)s, %(param_source)s,
-    COALESCE(%(scheduled_time)s::timestamptz, now()), %(status)s, %(max_retry)s,
-    %(retry_backoff_seconds)s, %(timeout_seconds)s, COALESCE(%(run_after)s::timestamptz, now()),
+    COALESCE(%(scheduled_time)s::timestamptz, %(now)s::timestamptz, now()), %(status)s, %(max_retry)s,
+    %(retry_backoff_seconds)s, %(timeout_seconds)s, COALESCE(%(run_after)s::timestamptz, %(now)s::timestamptz, now()),
     %(priority)s, %(queue)s, %(isolation)s, %(dedupe_key)s, %(error_message)s,
     CASE WHEN %(final)s THEN COALESCE(%(now)s::timestamptz, now()) END,
     COALESCE(%(now)s::timestamptz, now()), COALESCE(%(now)s::timestamptz, now()))

@@ -3,6 +3,9 @@
 -- time to travel without sleeping. Parameters are :name (sqlite3). Lists arrive as JSON
 -- text and are read with json_each. SQLite has one writer at a time: every write
 -- transaction starts with BEGIN IMMEDIATE, which is also what serialises claims.
+-- julianday arithmetic is exact to about 0.1 ms, so durations are rounded to ms.
+-- Times are text of one width, 'YYYY-MM-DD HH:MM:SS.ffffff', so that they compare in time
+-- order: SQLite's own clock has milliseconds, so its times are padded with '000'.
 
 -- name: migration_lock
 -- The migration transaction's BEGIN IMMEDIATE already holds SQLite's one write lock.
@@ -23,10 +26,10 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 SELECT version, name FROM schema_migrations ORDER BY version;
 
 -- name: migration_record
-INSERT INTO schema_migrations (version, name, applied_at) VALUES (:version, :name, strftime('%Y-%m-%d %H:%M:%f', 'now'));
+INSERT INTO schema_migrations (version, name, applied_at) VALUES (:version, :name, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'));
 
 -- name: database_now
-SELECT strftime('%Y-%m-%d %H:%M:%f', 'now') AS now;
+SELECT (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000') AS now;
 
 -- name: cron_insert
 INSERT INTO cron_jobs (name, description, schedule, timezone, handler_name, handler_params,
@@ -37,7 +40,7 @@ VALUES (:name, :description, :schedule, :timezone, :handler_name,
     :handler_params, :is_enabled, :allow_overlap, :catch_up,
     :misfire_grace_seconds, :catch_up_max_runs, :dst_repeat, :jitter_seconds,
     :max_retry, :retry_backoff_seconds, :timeout_seconds, :priority, :queue,
-    :isolation, 1, COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')), COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')))
+    :isolation, 1, COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')), COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')))
 RETURNING id;
 
 -- name: cron_update
@@ -49,7 +52,7 @@ UPDATE cron_jobs SET name = :name, description = :description, schedule = :sched
     dst_repeat = :dst_repeat, jitter_seconds = :jitter_seconds, max_retry = :max_retry,
     retry_backoff_seconds = :retry_backoff_seconds, timeout_seconds = :timeout_seconds,
     priority = :priority, queue = :queue, isolation = :isolation,
-    next_tick_at = NULL, version = version + 1, updated_at = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+    next_tick_at = NULL, version = version + 1, updated_at = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
 WHERE id = :id;
 
 -- name: cron_get_by_name
@@ -75,11 +78,11 @@ INSERT INTO job_executions (job_id, handler_name, params, param_source, schedule
     max_retry, retry_backoff_seconds, timeout_seconds, run_after, priority, queue, isolation,
     dedupe_key, error_message, finished_at, created_at, updated_at)
 VALUES (:job_id, :handler_name, :params, :param_source,
-    COALESCE(:scheduled_time, strftime('%Y-%m-%d %H:%M:%f', 'now')), :status, :max_retry,
-    :retry_backoff_seconds, :timeout_seconds, COALESCE(:run_after, strftime('%Y-%m-%d %H:%M:%f', 'now')),
+    COALESCE(:scheduled_time, :now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')), :status, :max_retry,
+    :retry_backoff_seconds, :timeout_seconds, COALESCE(:run_after, :now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')),
     :priority, :queue, :isolation, :dedupe_key, :error_message,
-    CASE WHEN :final THEN COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')) END,
-    COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')), COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')))
+    CASE WHEN :final THEN COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')) END,
+    COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')), COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')))
 ON CONFLICT DO NOTHING
 RETURNING id;
 
@@ -100,49 +103,49 @@ LEFT JOIN cron_jobs c ON c.id = e.job_id WHERE e.dedupe_key = :dedupe_key;
 -- keeps every other writer out until it commits.
 UPDATE job_executions SET status = 'RUNNING', worker_id = :worker_id,
     attempt = attempt + 1, lease_token = :lease_token,
-    lease_expires_at = strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'),
-                                '+' || :lease_seconds || ' seconds'),
-    started_at = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')), finished_at = NULL,
+    lease_expires_at = (strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'),
+                                '+' || :lease_seconds || ' seconds') || '000'),
+    started_at = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')), finished_at = NULL,
     progress = NULL, progress_note = NULL,
-    updated_at = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+    updated_at = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
 WHERE id IN (
     SELECT id FROM job_executions
     WHERE status IN ('PENDING', 'RETRY') AND queue IN (SELECT value FROM json_each(:queues))
-      AND run_after <= COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+      AND run_after <= COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
     ORDER BY priority DESC, run_after, id
     LIMIT :limit)
 RETURNING *, (SELECT c.name FROM cron_jobs c WHERE c.id = job_executions.job_id) AS cron_name;
 
 -- name: execution_complete
 UPDATE job_executions SET status = 'SUCCESS', result = :result,
-    finished_at = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')), lease_expires_at = NULL,
-    updated_at = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+    finished_at = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')), lease_expires_at = NULL,
+    updated_at = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
 WHERE id = :id AND lease_token = :lease_token AND status = 'RUNNING';
 
 -- name: execution_finish_failed
 -- Ends an attempt for good: FAILED, TIMEOUT or CANCELLED.
 UPDATE job_executions SET status = :status, error_message = :error_message,
-    finished_at = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')), lease_expires_at = NULL,
-    updated_at = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+    finished_at = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')), lease_expires_at = NULL,
+    updated_at = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
 WHERE id = :id AND lease_token = :lease_token AND status = 'RUNNING';
 
 -- name: execution_retry
 UPDATE job_executions SET status = 'RETRY', error_message = :error_message,
-    run_after = strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'), '+' || :delay_seconds || ' seconds'),
-    lease_expires_at = NULL, updated_at = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+    run_after = (strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'), '+' || :delay_seconds || ' seconds') || '000'),
+    lease_expires_at = NULL, updated_at = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
 WHERE id = :id AND lease_token = :lease_token AND status = 'RUNNING';
 
 -- name: execution_release
 -- Hands an unfinished attempt back without counting it (worker shutdown).
 UPDATE job_executions SET status = CASE WHEN attempt > 1 THEN 'RETRY' ELSE 'PENDING' END,
     attempt = attempt - 1, worker_id = NULL, lease_expires_at = NULL, started_at = NULL,
-    run_after = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')),
-    updated_at = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+    run_after = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')),
+    updated_at = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
 WHERE id = :id AND lease_token = :lease_token AND status = 'RUNNING';
 
 -- name: execution_progress
 UPDATE job_executions SET progress = :progress, progress_note = :progress_note,
-    updated_at = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+    updated_at = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
 WHERE id = :id AND lease_token = :lease_token AND status = 'RUNNING';
 
 -- name: execution_error_insert
@@ -150,14 +153,14 @@ WHERE id = :id AND lease_token = :lease_token AND status = 'RUNNING';
 INSERT INTO execution_errors (execution_id, attempt, status, error_message, traceback,
     worker_id, occurred_at)
 SELECT id, attempt, :status, :error_message, :traceback, worker_id,
-    COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+    COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
 FROM job_executions WHERE id = :execution_id;
 
 -- name: execution_errors_list
 SELECT * FROM execution_errors WHERE execution_id = :execution_id ORDER BY attempt, id;
 
 -- name: execution_renew_leases
-UPDATE job_executions SET lease_expires_at = strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'), '+' || :lease_seconds || ' seconds')
+UPDATE job_executions SET lease_expires_at = (strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'), '+' || :lease_seconds || ' seconds') || '000')
 WHERE worker_id = :worker_id AND status = 'RUNNING';
 
 -- name: execution_lease_states
@@ -168,26 +171,26 @@ WHERE id IN (SELECT value FROM json_each(:ids));
 -- Running rows whose lease ran out: their worker is gone.
 SELECT id, attempt, max_retry, lease_token, lease_expires_at, worker_id, cancel_requested
 FROM job_executions
-WHERE status = 'RUNNING' AND lease_expires_at < COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+WHERE status = 'RUNNING' AND lease_expires_at < COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
 ORDER BY lease_expires_at, id
 LIMIT :limit;
 
 -- name: execution_rescue
 UPDATE job_executions SET status = :status, error_message = :error_message,
-    run_after = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')), lease_expires_at = NULL,
-    finished_at = CASE WHEN :final THEN COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')) END,
-    updated_at = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+    run_after = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')), lease_expires_at = NULL,
+    finished_at = CASE WHEN :final THEN COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')) END,
+    updated_at = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
 WHERE id = :id AND lease_token = :lease_token AND status = 'RUNNING';
 
 -- name: execution_cancel_waiting
 UPDATE job_executions SET status = 'CANCELLED', error_message = :error_message,
-    finished_at = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')),
-    updated_at = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+    finished_at = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')),
+    updated_at = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
 WHERE id = :id AND status IN ('PENDING', 'RETRY');
 
 -- name: execution_cancel_running
 UPDATE job_executions SET cancel_requested = TRUE,
-    updated_at = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+    updated_at = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
 WHERE id = :id AND status = 'RUNNING';
 
 -- name: execution_requeue
@@ -195,8 +198,8 @@ WHERE id = :id AND status = 'RUNNING';
 UPDATE job_executions SET status = 'PENDING', attempt = 0, worker_id = NULL,
     lease_token = NULL, lease_expires_at = NULL, cancel_requested = FALSE, started_at = NULL,
     finished_at = NULL, result = NULL, error_message = NULL, progress = NULL,
-    progress_note = NULL, run_after = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')),
-    updated_at = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+    progress_note = NULL, run_after = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')),
+    updated_at = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
 WHERE id = :id AND status NOT IN ('PENDING', 'RUNNING', 'RETRY');
 
 -- name: execution_list
@@ -222,7 +225,7 @@ ORDER BY id LIMIT 1;
 DELETE FROM job_executions WHERE id IN (
     SELECT id FROM job_executions
     WHERE status = :status
-      AND finished_at < strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'), '-' || :days || ' days')
+      AND finished_at < (strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'), '-' || :days || ' days') || '000')
     ORDER BY id LIMIT :limit);
 
 -- name: cron_stats_counts
@@ -234,15 +237,15 @@ SELECT COUNT(*) AS total,
     COUNT(*) FILTER (WHERE status = 'MISSED') AS missed,
     COUNT(*) FILTER (WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
                        AND started_at IS NOT NULL AND finished_at IS NOT NULL) AS timed,
-    AVG((julianday(finished_at) - julianday(started_at)) * 86400.0)
+    AVG(ROUND((julianday(finished_at) - julianday(started_at)) * 86400.0, 3))
         FILTER (WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')) AS avg_duration,
-    AVG((julianday(started_at) - julianday(scheduled_time)) * 86400.0)
+    AVG(ROUND((julianday(started_at) - julianday(scheduled_time)) * 86400.0, 3))
         FILTER (WHERE started_at IS NOT NULL) AS avg_lateness
 FROM job_executions WHERE job_id = :job_id;
 
 -- name: cron_stats_duration_rank
 -- The duration at a rank (0 = shortest) among finished runs: the p95 by nearest rank.
-SELECT (julianday(finished_at) - julianday(started_at)) * 86400.0 AS duration
+SELECT ROUND((julianday(finished_at) - julianday(started_at)) * 86400.0, 3) AS duration
 FROM job_executions
 WHERE job_id = :job_id AND status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
   AND started_at IS NOT NULL AND finished_at IS NOT NULL
@@ -256,15 +259,15 @@ WHERE job_id = :job_id AND started_at IS NOT NULL ORDER BY id DESC LIMIT 1;
 INSERT INTO workers (id, kind, hostname, pid, pool_size, running, handlers, queues, version,
     started_at, last_heartbeat)
 VALUES (:id, :kind, :hostname, :pid, :pool_size, :running, :handlers,
-    :queues, :version, COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')),
-    COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')))
+    :queues, :version, COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')),
+    COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')))
 ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, hostname = EXCLUDED.hostname,
     pid = EXCLUDED.pid, pool_size = EXCLUDED.pool_size, running = EXCLUDED.running,
     handlers = EXCLUDED.handlers, queues = EXCLUDED.queues, version = EXCLUDED.version,
     last_heartbeat = EXCLUDED.last_heartbeat;
 
 -- name: worker_heartbeat
-UPDATE workers SET last_heartbeat = COALESCE(:now, strftime('%Y-%m-%d %H:%M:%f', 'now')), running = :running
+UPDATE workers SET last_heartbeat = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')), running = :running
 WHERE id = :id;
 
 -- name: worker_delete
@@ -275,4 +278,4 @@ SELECT * FROM workers ORDER BY kind, hostname, pid;
 
 -- name: worker_prune
 DELETE FROM workers
-WHERE last_heartbeat < strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'), '-' || :older_than_seconds || ' seconds');
+WHERE last_heartbeat < (strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'), '-' || :older_than_seconds || ' seconds') || '000');

@@ -1,0 +1,494 @@
+"""The store conformance suite: every test runs on SQLite, PostgreSQL and MariaDB.
+
+Time-dependent behaviour (leases, backoff, retention) is driven through the
+store's `now` parameters, never by sleeping.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from jobu.errors import (
+    AlreadyExistsError,
+    CronNotFoundError,
+    ExecutionNotFoundError,
+    InvalidInputError,
+    InvalidStateError,
+    LeaseLostError,
+    SchemaError,
+)
+from jobu.model import (
+    CatchUp,
+    CronSpec,
+    ExecutionFilter,
+    NewExecution,
+    ParamSource,
+    Status,
+    WorkerInfo,
+)
+from jobu.store import open_store
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def cron(name="report", **fields) -> CronSpec:
+    return CronSpec(name=name, schedule="0 3 * * *", handler_name="noop", **fields)
+
+
+def claim_one(store, now=T0, lease=30, worker="w1"):
+    [execution] = store.execution_claim(worker, ["default"], 1, lease, now=now)
+    return execution
+
+
+# --- schema --------------------------------------------------------------------------
+
+
+def test_migrate_is_idempotent_and_check_schema_follows_it(db_spec):
+    store = open_store(db_spec)
+    try:
+        with pytest.raises(SchemaError, match="jobu migrate"):
+            store.check_schema()
+        assert [m.label for m in store.pending_migrations()] == ["0001_initial"]
+        assert [m.label for m in store.migrate()] == ["0001_initial"]
+        assert store.migrate() == []
+        assert store.pending_migrations() == []
+        store.check_schema()
+    finally:
+        store.close()
+
+
+# --- crons ---------------------------------------------------------------------------
+
+
+def test_cron_create_get_list(store):
+    created = store.cron_create(cron(handler_params={"to": "ops"}, catch_up=CatchUp.ALL,
+                                     timeout_seconds=12.5, priority=3), now=T0)
+    assert created.id > 0 and created.version == 1
+    assert created.created_at == T0 and created.last_tick_at is None
+    fetched = store.cron_get("report")
+    assert fetched == created
+    assert fetched.handler_params == {"to": "ops"}
+    assert fetched.catch_up is CatchUp.ALL and fetched.timeout_seconds == 12.5
+    store.cron_create(cron("another", is_enabled=False))
+    assert [c.name for c in store.cron_list()] == ["another", "report"]
+    assert [c.name for c in store.cron_list(enabled_only=True)] == ["report"]
+
+
+def test_cron_names_are_unique(store):
+    store.cron_create(cron())
+    with pytest.raises(AlreadyExistsError, match="report"):
+        store.cron_create(cron())
+    store.cron_create(cron("other"))
+    with pytest.raises(AlreadyExistsError):
+        store.cron_update("other", name="report")
+
+
+def test_cron_update_bumps_version_and_forgets_the_planned_tick(store):
+    job = store.cron_create(cron())
+    assert store.cron_mark_ticked(job.id, at(0), at(60))
+    updated = store.cron_update("report", schedule="*/5 * * * *", max_retry=2, now=at(5))
+    assert updated.version == 2 and updated.schedule == "*/5 * * * *" and updated.max_retry == 2
+    assert updated.next_tick_at is None and updated.last_tick_at == at(0)
+    assert updated.updated_at == at(5)
+    assert store.cron_set_enabled("report", False).is_enabled is False
+    with pytest.raises(InvalidInputError, match="no_such_field"):
+        store.cron_update("report", no_such_field=1)
+
+
+def test_cron_not_found_and_delete(store):
+    with pytest.raises(CronNotFoundError, match="nope"):
+        store.cron_get("nope")
+    with pytest.raises(CronNotFoundError):
+        store.cron_update("nope", priority=1)
+    job = store.cron_create(cron())
+    execution_id = store.execution_insert(NewExecution("noop", job_id=job.id, scheduled_time=T0))
+    store.cron_delete("report")
+    with pytest.raises(CronNotFoundError):
+        store.cron_get("report")
+    assert store.execution_get(execution_id).job_id is None  # history outlives its cron
+
+
+def test_cron_mark_ticked_never_moves_backwards(store):
+    job = store.cron_create(cron())
+    assert store.cron_mark_ticked(job.id, at(120), at(180))
+    assert not store.cron_mark_ticked(job.id, at(60), at(120))
+    assert store.cron_get("report").last_tick_at == at(120)
+    assert store.cron_mark_ticked(job.id, at(180), None)
+
+
+# --- inserting executions ------------------------------------------------------------
+
+
+def test_one_row_per_cron_tick(store):
+    job = store.cron_create(cron())
+    first = store.execution_insert(NewExecution("noop", job_id=job.id, scheduled_time=T0,
+                                                param_source=ParamSource.CRON))
+    assert first is not None
+    assert store.execution_insert(NewExecution("noop", job_id=job.id, scheduled_time=T0)) is None
+    assert store.execution_insert(NewExecution("noop", job_id=job.id, scheduled_time=at(60)))
+    # Executions without a cron never clash on the tick constraint.
+    assert store.execution_insert(NewExecution("noop", scheduled_time=T0))
+    assert store.execution_insert(NewExecution("noop", scheduled_time=T0))
+
+
+def test_dedupe_key_is_unique(store):
+    first = store.execution_insert(NewExecution("noop", dedupe_key="orders:0:42"))
+    assert store.execution_insert(NewExecution("noop", dedupe_key="orders:0:42")) is None
+    assert store.execution_get_by_dedupe_key("orders:0:42").id == first
+    assert store.execution_get_by_dedupe_key("orders:0:43") is None
+
+
+def test_insert_fills_defaults_from_the_database_clock(store):
+    before = store.database_now()
+    execution = store.execution_get(store.execution_insert(NewExecution("noop", {"a": [1, 2]})))
+    assert execution.status is Status.PENDING and execution.attempt == 0
+    assert execution.params == {"a": [1, 2]}
+    assert execution.param_source is ParamSource.MANUAL
+    assert abs(execution.scheduled_time - before) < timedelta(seconds=5)
+    assert execution.run_after == execution.scheduled_time
+    assert execution.finished_at is None
+
+
+def test_skipped_and_missed_rows_are_finished_when_inserted(store):
+    job = store.cron_create(cron())
+    skipped = store.execution_insert(NewExecution(
+        "noop", job_id=job.id, scheduled_time=T0, status=Status.SKIPPED,
+        error_message="previous execution 7 still RUNNING"), now=at(1))
+    row = store.execution_get(skipped)
+    assert row.status is Status.SKIPPED and row.finished_at == at(1)
+    assert row.error_message == "previous execution 7 still RUNNING"
+    assert store.execution_claim("w1", ["default"], 10, 30, now=at(2)) == []
+
+
+def test_insert_many_is_all_or_nothing(store):
+    ids = store.execution_insert_many([NewExecution("noop", {"i": i}) for i in range(3)])
+    assert len(set(ids)) == 3
+    with pytest.raises(InvalidInputError, match="JSON"):
+        store.execution_insert_many([NewExecution("noop"), NewExecution("noop", {"x": object()})])
+    assert len(store.execution_list(limit=100).items) == 3
+
+
+# --- claiming ------------------------------------------------------------------------
+
+
+def test_claim_order_priority_then_oldest(store):
+    store.execution_insert(NewExecution("a", run_after=at(-30), priority=0))
+    store.execution_insert(NewExecution("b", run_after=at(-10), priority=5))
+    store.execution_insert(NewExecution("c", run_after=at(-20), priority=5))
+    store.execution_insert(NewExecution("d", run_after=at(-40), priority=0))
+    claimed = store.execution_claim("w1", ["default"], 3, 30, now=T0)
+    assert [e.handler_name for e in claimed] == ["c", "b", "d"]
+    rest = store.execution_claim("w1", ["default"], 3, 30, now=T0)
+    assert [e.handler_name for e in rest] == ["a"]
+
+
+def test_claim_sets_worker_attempt_and_lease(store):
+    store.execution_insert(NewExecution("noop", run_after=T0))
+    execution = claim_one(store, now=T0, lease=30)
+    assert execution.status is Status.RUNNING and execution.worker_id == "w1"
+    assert execution.attempt == 1 and execution.started_at == T0
+    assert execution.lease_expires_at == at(30)
+    assert len(execution.lease_token) == 32
+
+
+def test_claim_respects_run_after_queues_and_limit(store):
+    store.execution_insert(NewExecution("later", run_after=at(60)))
+    store.execution_insert(NewExecution("other-queue", run_after=T0, queue="reports"))
+    for _ in range(3):
+        store.execution_insert(NewExecution("now", run_after=T0))
+    def claim(queues, limit, now=T0):
+        return [e.handler_name for e in store.execution_claim("w1", queues, limit, 30, now=now)]
+
+    assert claim(["default"], 2) == ["now", "now"]
+    assert claim(["default"], 5) == ["now"]
+    assert claim(["default"], 0) == []
+    assert claim(["reports", "x"], 5) == ["other-queue"]
+    assert claim(["default"], 5, now=at(60)) == ["later"]
+
+
+def test_claimed_execution_carries_its_cron_name(store):
+    job = store.cron_create(cron())
+    store.execution_insert(NewExecution("noop", job_id=job.id, scheduled_time=T0, run_after=T0))
+    assert claim_one(store).cron_name == "report"
+
+
+# --- fencing and outcomes ------------------------------------------------------------
+
+
+def test_complete_records_result(store):
+    store.execution_insert(NewExecution("noop", run_after=T0))
+    execution = claim_one(store)
+    store.execution_complete(execution.id, execution.lease_token, {"rows": 3}, now=at(2))
+    done = store.execution_get(execution.id)
+    assert done.status is Status.SUCCESS and done.result == {"rows": 3}
+    assert done.finished_at == at(2) and done.duration_seconds == 2
+
+
+def test_stale_token_changes_nothing(store):
+    store.execution_insert(NewExecution("noop", run_after=T0))
+    execution = claim_one(store)
+    before = store.execution_get(execution.id)
+    writes = [
+        lambda t: store.execution_complete(execution.id, t, 1),
+        lambda t: store.execution_fail(execution.id, t, "late"),
+        lambda t: store.execution_retry(execution.id, t, 5, "late"),
+        lambda t: store.execution_release(execution.id, t),
+        lambda t: store.execution_progress(execution.id, t, 0.5, "late"),
+    ]
+    for write in writes:
+        with pytest.raises(LeaseLostError, match=str(execution.id)):
+            write("0" * 32)
+    assert store.execution_get(execution.id) == before
+    assert store.execution_errors(execution.id) == []
+
+
+def test_a_rescued_attempt_cannot_write_over_the_next_one(store):
+    store.execution_insert(NewExecution("noop", run_after=T0, max_retry=1))
+    first = claim_one(store, now=T0, lease=30)
+    [rescue] = store.execution_rescue_expired(now=at(31))
+    assert rescue.status is Status.RETRY
+    second = claim_one(store, now=at(32), worker="w2")
+    assert second.attempt == 2 and second.lease_token != first.lease_token
+    with pytest.raises(LeaseLostError):
+        store.execution_complete(first.id, first.lease_token, "stale result")
+    store.execution_complete(second.id, second.lease_token, "fresh result")
+    assert store.execution_get(first.id).result == "fresh result"
+
+
+def test_fail_records_the_attempt_error(store):
+    store.execution_insert(NewExecution("noop", run_after=T0))
+    execution = claim_one(store)
+    store.execution_fail(execution.id, execution.lease_token, "ValueError: bad input",
+                         traceback="Traceback ...", status=Status.TIMEOUT, now=at(1))
+    failed = store.execution_get(execution.id)
+    assert failed.status is Status.TIMEOUT and failed.error_message == "ValueError: bad input"
+    [error] = store.execution_errors(execution.id)
+    assert (error.attempt, error.status, error.traceback, error.worker_id) == \
+        (1, Status.TIMEOUT, "Traceback ...", "w1")
+    with pytest.raises(InvalidInputError):
+        store.execution_fail(execution.id, execution.lease_token, "x", status=Status.SUCCESS)
+
+
+def test_retry_waits_out_its_delay_and_counts_attempts(store):
+    store.execution_insert(NewExecution("noop", run_after=T0, max_retry=2))
+    first = claim_one(store, now=T0)
+    store.execution_retry(first.id, first.lease_token, 10, "boom", now=at(1))
+    waiting = store.execution_get(first.id)
+    assert waiting.status is Status.RETRY and waiting.run_after == at(11)
+    assert waiting.attempts_left == 2
+    assert store.execution_claim("w1", ["default"], 1, 30, now=at(10)) == []
+    second = claim_one(store, now=at(11))
+    assert second.attempt == 2 and second.attempts_left == 1
+    assert [e.error_message for e in store.execution_errors(first.id)] == ["boom"]
+
+
+def test_release_hands_back_without_counting_the_attempt(store):
+    store.execution_insert(NewExecution("noop", run_after=T0, max_retry=3))
+    first = claim_one(store, now=T0)
+    store.execution_release(first.id, first.lease_token, now=at(1))
+    released = store.execution_get(first.id)
+    assert released.status is Status.PENDING and released.attempt == 0
+    assert released.worker_id is None and released.run_after == at(1)
+    second = claim_one(store, now=at(2))
+    store.execution_retry(second.id, second.lease_token, 0, "boom", now=at(3))
+    third = claim_one(store, now=at(3))
+    store.execution_release(third.id, third.lease_token, now=at(4))
+    again = store.execution_get(first.id)
+    assert again.status is Status.RETRY and again.attempt == 1
+
+
+def test_progress_is_stored(store):
+    store.execution_insert(NewExecution("noop", run_after=T0))
+    execution = claim_one(store)
+    store.execution_progress(execution.id, execution.lease_token, 0.25, "1 of 4 files")
+    stored = store.execution_get(execution.id)
+    assert (stored.progress, stored.progress_note) == (0.25, "1 of 4 files")
+    with pytest.raises(InvalidInputError):
+        store.execution_progress(execution.id, execution.lease_token, 1.5)
+
+
+def test_result_must_be_json(store):
+    store.execution_insert(NewExecution("noop", run_after=T0))
+    execution = claim_one(store)
+    with pytest.raises(InvalidInputError, match="result"):
+        store.execution_complete(execution.id, execution.lease_token, {1, 2})
+    assert store.execution_get(execution.id).status is Status.RUNNING
+
+
+# --- leases, rescue and cancel --------------------------------------------------------
+
+
+def test_renew_leases_extends_and_reports_lost_and_cancelled(store):
+    for _ in range(3):
+        store.execution_insert(NewExecution("noop", run_after=T0))
+    a, b, c = store.execution_claim("w1", ["default"], 3, 30, now=T0)
+    store.execution_request_cancel(b.id)
+    renewal = store.execution_renew_leases(
+        "w1", {a.id: a.lease_token, b.id: b.lease_token, c.id: "stale-token"}, 30, now=at(20))
+    assert renewal.lost == {c.id}
+    assert renewal.cancel_requested == {b.id}
+    assert store.execution_get(a.id).lease_expires_at == at(50)
+    assert store.execution_rescue_expired(now=at(45)) == []
+
+
+def test_rescue_expired_leases(store):
+    store.execution_insert(NewExecution("retryable", run_after=T0, max_retry=1))
+    store.execution_insert(NewExecution("last-attempt", run_after=T0, max_retry=0))
+    store.execution_insert(NewExecution("cancelled", run_after=T0, max_retry=5))
+    store.execution_insert(NewExecution("healthy", run_after=T0))
+    claimed = {e.handler_name: e
+               for e in store.execution_claim("w1", ["default"], 3, 30, now=T0)}
+    healthy = claim_one(store, now=at(20))
+    store.execution_request_cancel(claimed["cancelled"].id)
+    assert store.execution_rescue_expired(now=at(30)) == []  # not yet expired
+    rescued = {r.execution_id: r for r in store.execution_rescue_expired(now=at(31))}
+    assert {rescued[claimed[name].id].status for name in claimed} == \
+        {Status.RETRY, Status.FAILED, Status.CANCELLED}
+    assert rescued[claimed["retryable"].id].status is Status.RETRY
+    assert rescued[claimed["last-attempt"].id].status is Status.FAILED
+    assert rescued[claimed["cancelled"].id].status is Status.CANCELLED
+    failed = store.execution_get(claimed["last-attempt"].id)
+    assert failed.error_message == "worker w1 lost (lease expired at 2026-03-01 12:00:30 UTC)"
+    assert failed.finished_at == at(31)
+    assert store.execution_get(claimed["retryable"].id).finished_at is None
+    assert store.execution_get(healthy.id).status is Status.RUNNING
+    assert [e.error_message for e in store.execution_errors(claimed["retryable"].id)] == \
+        [failed.error_message]
+
+
+def test_request_cancel(store):
+    waiting = store.execution_insert(NewExecution("noop", run_after=at(100)))
+    cancelled = store.execution_request_cancel(waiting)
+    assert cancelled.status is Status.CANCELLED and cancelled.finished_at is not None
+    store.execution_insert(NewExecution("noop", run_after=T0))
+    running = claim_one(store)
+    asked = store.execution_request_cancel(running.id)
+    assert asked.status is Status.RUNNING and asked.cancel_requested
+    store.execution_fail(running.id, running.lease_token, "cancelled", status=Status.CANCELLED)
+    with pytest.raises(InvalidStateError, match="already finished"):
+        store.execution_request_cancel(running.id)
+    with pytest.raises(ExecutionNotFoundError):
+        store.execution_request_cancel(999999)
+
+
+def test_requeue_runs_a_finished_execution_again(store):
+    store.execution_insert(NewExecution("noop", run_after=T0))
+    execution = claim_one(store)
+    with pytest.raises(InvalidStateError, match="only a finished one"):
+        store.execution_requeue(execution.id)
+    store.execution_fail(execution.id, execution.lease_token, "boom")
+    again = store.execution_requeue(execution.id, now=at(5))
+    assert again.status is Status.PENDING and again.attempt == 0 and again.error_message is None
+    assert again.run_after == at(5)
+    assert len(store.execution_errors(execution.id)) == 1  # the history of attempts stays
+    with pytest.raises(ExecutionNotFoundError):
+        store.execution_requeue(999999)
+
+
+# --- listing, statistics, pruning ------------------------------------------------------
+
+
+def test_list_filters(store):
+    job = store.cron_create(cron())
+    store.execution_insert(NewExecution("noop", job_id=job.id, scheduled_time=at(0),
+                                        param_source=ParamSource.CRON))
+    store.execution_insert(NewExecution("noop", job_id=job.id, scheduled_time=at(60),
+                                        param_source=ParamSource.CRON, status=Status.SKIPPED))
+    store.execution_insert(NewExecution("mail", scheduled_time=at(120),
+                                        param_source=ParamSource.EVENT))
+    store.execution_insert(NewExecution("mail", scheduled_time=at(180)))
+
+    def handlers(**where):
+        return [(e.handler_name, e.scheduled_time) for e in
+                store.execution_list(ExecutionFilter(**where), limit=100).items]
+
+    assert len(handlers()) == 4
+    assert handlers(job_id=job.id) == [("noop", at(60)), ("noop", at(0))]
+    assert handlers(statuses=(Status.SKIPPED,)) == [("noop", at(60))]
+    assert len(handlers(statuses=(Status.SKIPPED, Status.PENDING))) == 4
+    assert handlers(handler_name="mail") == [("mail", at(180)), ("mail", at(120))]
+    assert handlers(param_source=ParamSource.EVENT) == [("mail", at(120))]
+    assert handlers(since=at(60), until=at(180)) == [("mail", at(120)), ("noop", at(60))]
+    page = store.execution_list(ExecutionFilter(job_id=job.id), limit=1)
+    assert page.items[0].cron_name == "report"
+
+
+def test_keyset_pagination_visits_every_row_once(store):
+    ids = store.execution_insert_many([NewExecution("noop", {"i": i}) for i in range(23)])
+    seen, cursor = [], None
+    while True:
+        page = store.execution_list(limit=5, cursor=cursor)
+        seen += [e.id for e in page.items]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == sorted(ids, reverse=True)
+
+
+def test_cron_stats(store):
+    job = store.cron_create(cron())
+    durations = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 100]
+    for n, seconds in enumerate(durations):
+        scheduled = at(n * 1000)
+        store.execution_insert(NewExecution("noop", job_id=job.id, scheduled_time=scheduled,
+                                            run_after=scheduled))
+        execution = claim_one(store, now=scheduled + timedelta(seconds=2))
+        outcome = store.execution_complete if n % 5 else store.execution_fail
+        args = ({"ok": 1},) if n % 5 else ("boom",)
+        outcome(execution.id, execution.lease_token, *args,
+                now=scheduled + timedelta(seconds=2 + seconds))
+    store.execution_insert(NewExecution("noop", job_id=job.id, scheduled_time=at(-60),
+                                        status=Status.MISSED))
+    stats = store.cron_stats(job.id)
+    assert (stats.total, stats.success, stats.failed, stats.missed) == (21, 16, 4, 1)
+    assert stats.avg_duration_seconds == pytest.approx(sum(durations) / 20, abs=1e-3)
+    assert stats.p95_duration_seconds == pytest.approx(19, abs=1e-3)  # nearest rank: 19th of 20
+    assert stats.avg_start_lateness_seconds == pytest.approx(2, abs=1e-3)
+    assert stats.last_status is Status.SUCCESS and stats.last_run_at == at(19 * 1000 + 2)
+    empty = store.cron_stats(store.cron_create(cron("empty")).id)
+    assert (empty.total, empty.p95_duration_seconds, empty.last_status) == (0, None, None)
+
+
+def test_prune_by_status_and_age_in_batches(store):
+    old, new = at(0), at(40 * 86400)
+    for when in (old, old, old, new):
+        store.execution_insert(NewExecution("noop", scheduled_time=when, status=Status.MISSED),
+                               now=when)
+    store.execution_insert(NewExecution("noop", run_after=old), now=old)
+    failed = claim_one(store, now=old)
+    store.execution_fail(failed.id, failed.lease_token, "boom", now=old)
+    now = at(41 * 86400)
+    assert store.execution_prune(Status.MISSED, 30, batch_size=2, now=now) == 2
+    assert store.execution_prune(Status.MISSED, 30, batch_size=2, now=now) == 1
+    assert store.execution_prune(Status.MISSED, 30, batch_size=2, now=now) == 0
+    remaining = store.execution_list(limit=100).items
+    assert [(e.status, e.scheduled_time) for e in remaining] == \
+        [(Status.FAILED, old), (Status.MISSED, new)]
+    assert store.execution_prune(Status.FAILED, 30, now=now) == 1
+    assert store.execution_errors(failed.id) == []  # the attempt errors go with it
+
+
+# --- workers -------------------------------------------------------------------------
+
+
+def test_worker_register_heartbeat_prune(store):
+    info = WorkerInfo(id="host-1:42:ab", kind="worker", hostname="host-1", pid=42,
+                      pool_size=8, handlers=("noop", "sleep"), queues=("default",),
+                      version="0.1.0")
+    store.worker_register(info, now=T0)
+    store.worker_register(WorkerInfo(id="host-2:7:cd", kind="dispatcher", hostname="host-2",
+                                     pid=7), now=T0)
+    assert store.worker_heartbeat("host-1:42:ab", running=3, now=at(10))
+    [worker] = [w for w in store.worker_list() if w.kind == "worker"]
+    assert worker.handlers == ("noop", "sleep") and worker.running == 3
+    assert worker.last_heartbeat == at(10) and worker.started_at == T0
+    assert store.worker_prune(60, now=at(65)) == 1
+    assert [w.id for w in store.worker_list()] == ["host-1:42:ab"]
+    store.worker_deregister("host-1:42:ab")
+    assert not store.worker_heartbeat("host-1:42:ab", running=0)

@@ -1,0 +1,1 @@
+"""Helpers for tests that are not fixtures: code child processes import by name."""
