@@ -1,0 +1,189 @@
+"""`jobu jobs …` (list, show, retry, cancel) and `jobu enqueue`."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+
+from jobu.cli.context import Context, parse_time
+from jobu.cli.output import clip, plain, print_fields, print_json, print_table, seconds, when
+from jobu.errors import InvalidInputError
+from jobu.model import Execution, ExecutionFilter, Isolation, NewExecution, ParamSource, Status
+from jobu.validation import check_execution_options, parse_json_object
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    jobs = commands.add_parser("jobs", help="inspect and act on executions (the job history)",
+                               description="Executions are the runs of crons, events and "
+                                           "enqueued jobs, with their outcome.")
+    sub = jobs.add_subparsers(dest="jobs_command", metavar="COMMAND", required=True)
+
+    listing = sub.add_parser("list", help="list executions, newest first")
+    listing.add_argument("--status", action="append", metavar="STATUS",
+                         help="only these statuses (repeat, or separate with commas): "
+                              + ", ".join(s.value for s in Status))
+    listing.add_argument("--cron", metavar="NAME", help="only executions of this cron")
+    listing.add_argument("--handler", metavar="NAME", help="only this handler")
+    listing.add_argument("--source", choices=[p.value for p in ParamSource],
+                         help="only executions from crons, events or manual enqueues")
+    listing.add_argument("--since", metavar="TIME",
+                         help="scheduled at or after TIME: ISO 8601 (UTC unless it says) or "
+                              "an age such as 30m, 2h, 7d")
+    listing.add_argument("--until", metavar="TIME", help="scheduled before TIME (as --since)")
+    listing.add_argument("--limit", type=int, default=50, help="rows per page (default 50)")
+    listing.add_argument("--before-id", type=int, metavar="ID",
+                         help="the page after this id (printed at the end of a full page)")
+    listing.add_argument("--json", action="store_true", help="print JSON for scripts")
+    listing.set_defaults(func=cmd_list)
+
+    show = sub.add_parser("show", help="show one execution with the error of every attempt")
+    show.add_argument("id", type=int)
+    show.add_argument("--json", action="store_true", help="print JSON for scripts")
+    show.set_defaults(func=cmd_show)
+
+    retry = sub.add_parser("retry", help="run a finished execution again from attempt 1")
+    retry.add_argument("id", type=int)
+    retry.set_defaults(func=cmd_retry)
+
+    cancel = sub.add_parser("cancel", help="cancel a waiting execution, or ask a running one "
+                                           "to stop")
+    cancel.add_argument("id", type=int)
+    cancel.set_defaults(func=cmd_cancel)
+
+    enqueue = commands.add_parser("enqueue", help="run a handler on demand",
+                                  description="Create executions of a handler for workers to "
+                                              "run. Prints one id per line.")
+    enqueue.add_argument("handler", help="the handler to run")
+    enqueue.add_argument("--params", metavar="JSON", default="{}",
+                         help="handler parameters, a JSON object (default {})")
+    enqueue.add_argument("--count", type=int, default=1,
+                         help="how many executions, all in one transaction (default 1)")
+    enqueue.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
+    enqueue.add_argument("--timeout", type=float, metavar="SECONDS",
+                         help="time limit of one attempt (default none)")
+    enqueue.add_argument("--max-retry", type=int, default=0, metavar="N",
+                         help="retries after a failed attempt (default 0)")
+    enqueue.add_argument("--queue", default="default", help="worker queue (default default)")
+    enqueue.add_argument("--dedupe-key", metavar="KEY",
+                         help="idempotency key: enqueuing the same key again creates nothing "
+                              "and prints the existing id")
+    enqueue.add_argument("--isolation", choices=[i.value for i in Isolation],
+                         default=Isolation.THREAD.value,
+                         help="run in a pool thread or in a child process (default thread)")
+    enqueue.add_argument("--json", action="store_true", help="print the ids as JSON")
+    enqueue.set_defaults(func=cmd_enqueue)
+
+
+def _statuses(values: list[str] | None) -> tuple[Status, ...] | None:
+    if not values:
+        return None
+    names = [name.strip().upper() for value in values for name in value.split(",") if name.strip()]
+    try:
+        return tuple(Status(name) for name in names)
+    except ValueError:
+        known = ", ".join(s.value for s in Status)
+        raise InvalidInputError(f"--status takes {known}; got {', '.join(values)}") from None
+
+
+def cmd_list(ctx: Context) -> int:
+    args = ctx.args
+    if args.limit < 1:
+        raise InvalidInputError(f"--limit must be at least 1, got {args.limit}")
+    now = datetime.now(UTC)
+    where = ExecutionFilter(
+        statuses=_statuses(args.status),
+        job_id=ctx.store.cron_get(args.cron).id if args.cron else None,
+        handler_name=args.handler,
+        param_source=ParamSource(args.source) if args.source else None,
+        since=parse_time(args.since, now, "--since") if args.since else None,
+        until=parse_time(args.until, now, "--until") if args.until else None,
+    )
+    page = ctx.store.execution_list(where, limit=args.limit, cursor=args.before_id)
+    if ctx.json:
+        print_json({"items": page.items, "next_before_id": page.next_cursor})
+        return 0
+    print_table(["ID", "CRON", "HANDLER", "STATUS", "TRY", "SCHEDULED (UTC)", "STARTED (UTC)",
+                 "TOOK", "ERROR"],
+                [[e.id, e.cron_name or "-", e.handler_name, e.status, _attempts(e),
+                  when(e.scheduled_time), when(e.started_at), seconds(e.duration_seconds),
+                  clip(e.error_message)] for e in page.items])
+    if page.next_cursor is not None:
+        print(f"(more: --before-id {page.next_cursor})")
+    return 0
+
+
+def cmd_show(ctx: Context) -> int:
+    execution = ctx.store.execution_get(ctx.args.id)
+    errors = ctx.store.execution_errors(execution.id)
+    if ctx.json:
+        print_json({**plain(execution), "attempt_errors": errors})
+        return 0
+    print_fields([
+        ("id", execution.id), ("status", execution.status),
+        ("cron", execution.cron_name or "-"), ("handler", execution.handler_name),
+        ("params", execution.params), ("source", execution.param_source),
+        ("attempt", _attempts(execution)), ("queue / priority",
+                                            f"{execution.queue} / {execution.priority}"),
+        ("scheduled (UTC)", when(execution.scheduled_time)),
+        ("run after (UTC)", when(execution.run_after)),
+        ("started (UTC)", when(execution.started_at)),
+        ("finished (UTC)", when(execution.finished_at)),
+        ("duration", seconds(execution.duration_seconds)),
+        ("timeout", seconds(execution.timeout_seconds)),
+        ("worker", execution.worker_id),
+        ("lease expires (UTC)", when(execution.lease_expires_at)),
+        ("cancel requested", "yes" if execution.cancel_requested else "no"),
+        ("progress", f"{execution.progress:.0%} {execution.progress_note or ''}".strip()
+         if execution.progress is not None else None),
+        ("result", execution.result), ("error", execution.error_message),
+        ("dedupe key", execution.dedupe_key),
+    ])
+    for error in errors:
+        print(f"\nattempt {error.attempt} {error.status} at {when(error.occurred_at)} UTC "
+              f"on {error.worker_id or '-'}: {error.error_message}")
+        if error.traceback:
+            print(error.traceback.rstrip())
+    return 0
+
+
+def cmd_retry(ctx: Context) -> int:
+    execution = ctx.store.execution_requeue(ctx.args.id)
+    print(f"execution {execution.id} is {execution.status} again, from attempt 1")
+    return 0
+
+
+def cmd_cancel(ctx: Context) -> int:
+    execution = ctx.store.execution_request_cancel(ctx.args.id)
+    if execution.status is Status.CANCELLED:
+        print(f"execution {execution.id} cancelled")
+    else:
+        print(f"execution {execution.id} is running on {execution.worker_id}; "
+              "its worker was asked to stop it")
+    return 0
+
+
+def cmd_enqueue(ctx: Context) -> int:
+    args = ctx.args
+    params = parse_json_object(args.params)
+    if args.count < 1:
+        raise InvalidInputError(f"--count must be at least 1, got {args.count}")
+    if args.dedupe_key and args.count > 1:
+        raise InvalidInputError("--dedupe-key names one execution; it cannot go with --count")
+    check_execution_options(handler_name=args.handler, max_retry=args.max_retry,
+                            timeout_seconds=args.timeout, queue=args.queue)
+    new = NewExecution(handler_name=args.handler, params=params, param_source=ParamSource.MANUAL,
+                       max_retry=args.max_retry, timeout_seconds=args.timeout,
+                       priority=args.priority, queue=args.queue,
+                       isolation=Isolation(args.isolation), dedupe_key=args.dedupe_key)
+    ids = ctx.store.execution_insert_many([new] * args.count)
+    if ids == [None]:  # the dedupe key had an execution already
+        ids = [ctx.store.execution_get_by_dedupe_key(args.dedupe_key).id]
+    if ctx.json:
+        print_json(ids)
+    else:
+        print("\n".join(str(i) for i in ids))
+    return 0
+
+
+def _attempts(execution: Execution) -> str:
+    return f"{execution.attempt}/{execution.max_retry + 1}"

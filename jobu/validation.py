@@ -1,0 +1,78 @@
+"""Checks on what operators type: cron fields, handler names, JSON parameters.
+
+The CLI, the Python client and the admin all call these, so a bad cron is refused
+with the same sentence wherever it is entered. Pure: `now` is a parameter.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from typing import Any
+
+from jobu.errors import InvalidInputError
+from jobu.model import CronSpec
+from jobu.schedule import validate_schedule, validate_timezone
+
+#: Cron names, handler names and queue names: letters, digits and . _ : -
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
+
+
+def check_name(value: str, what: str) -> str:
+    if not isinstance(value, str) or not NAME_PATTERN.match(value):
+        raise InvalidInputError(
+            f"{what} {value!r} is not valid: use 1-200 letters, digits and . _ : - "
+            "(starting with a letter or digit)")
+    return value
+
+
+def parse_json_object(text: str, what: str = "--params") -> dict[str, Any]:
+    """A JSON object from text; InvalidInputError says where the JSON went wrong."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(
+            f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    if not isinstance(value, dict):
+        raise InvalidInputError(f"{what} must be a JSON object ({{...}}), got {type(value).__name__}")
+    return value
+
+
+def check_cron_spec(spec: CronSpec, *, min_interval_seconds: float, now: datetime) -> CronSpec:
+    """Refuse a cron that could not run as written; return it unchanged when it can."""
+    check_name(spec.name, "cron name")
+    check_name(spec.handler_name, "handler name")
+    check_name(spec.queue, "queue name")
+    validate_timezone(spec.timezone)
+    validate_schedule(spec.schedule, spec.timezone, min_interval_seconds, now, spec.dst_repeat)
+    if not isinstance(spec.handler_params, dict):
+        raise InvalidInputError("handler_params must be a JSON object")
+    try:
+        json.dumps(spec.handler_params, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"handler_params is not JSON-serialisable: {exc}") from None
+    _at_least(spec.max_retry, 0, "max_retry")
+    _at_least(spec.misfire_grace_seconds, 0, "misfire_grace_seconds")
+    _at_least(spec.catch_up_max_runs, 1, "catch_up_max_runs")
+    _at_least(spec.jitter_seconds, 0, "jitter_seconds")
+    _at_least(spec.retry_backoff_seconds, 0, "retry_backoff_seconds")
+    if spec.timeout_seconds is not None and spec.timeout_seconds <= 0:
+        raise InvalidInputError(f"timeout must be more than 0 seconds, got {spec.timeout_seconds:g}")
+    return spec
+
+
+def check_execution_options(*, max_retry: int = 0, timeout_seconds: float | None = None,
+                            queue: str = "default", handler_name: str) -> None:
+    """The checks an enqueued execution shares with a cron."""
+    check_name(handler_name, "handler name")
+    check_name(queue, "queue name")
+    _at_least(max_retry, 0, "max_retry")
+    if timeout_seconds is not None and timeout_seconds <= 0:
+        raise InvalidInputError(f"timeout must be more than 0 seconds, got {timeout_seconds:g}")
+
+
+def _at_least(value: float, low: float, what: str) -> None:
+    if value < low:
+        raise InvalidInputError(f"{what} must be at least {low:g}, got {value:g}")
