@@ -36,7 +36,8 @@ def parse_json_object(text: str, what: str = "--params") -> dict[str, Any]:
             f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
     if not isinstance(value, dict):
-        raise InvalidInputError(f"{what} must be a JSON object ({{...}}), got {type(value).__name__}")
+        raise InvalidInputError(
+            f"{what} must be a JSON object ({{...}}), got {type(value).__name__}")
     return value
 
 
@@ -59,7 +60,8 @@ def check_cron_spec(spec: CronSpec, *, min_interval_seconds: float, now: datetim
     _at_least(spec.jitter_seconds, 0, "jitter_seconds")
     _at_least(spec.retry_backoff_seconds, 0, "retry_backoff_seconds")
     if spec.timeout_seconds is not None and spec.timeout_seconds <= 0:
-        raise InvalidInputError(f"timeout must be more than 0 seconds, got {spec.timeout_seconds:g}")
+        raise InvalidInputError(
+            f"timeout must be more than 0 seconds, got {spec.timeout_seconds:g}")
     return spec
 
 
