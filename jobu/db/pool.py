@@ -23,7 +23,8 @@ class ConnectionPool:
     """Lend up to `max_size` connections made by `connect`.
 
     `ping(conn)` returns False (or raises) for a connection that is dead; it is
-    called on connections idle for more than `ping_after_idle` seconds.
+    called on connections idle for more than `ping_after_idle` seconds (a public
+    attribute: tests set it to 0 to ping every time).
     """
 
     def __init__(self, *, name: str, connect: Callable[[], Any], close: Callable[[Any], None],
@@ -35,7 +36,7 @@ class ConnectionPool:
         self._ping = ping
         self._max_size = max_size
         self._timeout = timeout
-        self._ping_after_idle = ping_after_idle
+        self.ping_after_idle = ping_after_idle
         self._idle: deque[tuple[Any, float]] = deque()  # (connection, monotonic time returned)
         self._lent = 0
         self._closed = False
@@ -75,7 +76,7 @@ class ConnectionPool:
                 self._cond.wait(remaining)
         # Connecting and pinging happen outside the lock: they may take a while.
         try:
-            if conn is not None and time.monotonic() - returned_at > self._ping_after_idle:
+            if conn is not None and time.monotonic() - returned_at > self.ping_after_idle:
                 conn = self._checked(conn)
             if conn is None:
                 conn = self._connect()

@@ -57,12 +57,13 @@ class PsycopgPool:
     which psycopg_pool reports with the same PoolTimeout.
     """
 
-    ping_after_idle = 1.0
-
     def __init__(self, spec: DatabaseSpec) -> None:
+        #: Seconds a connection may sit idle before it is pinged when lent again.
+        self.ping_after_idle = 1.0
         self._spec = spec
         self._returned: dict[int, float] = {}
-        self._lock = threading.Lock()
+        self._lent = 0  # counted here: psycopg_pool's own statistics include connections
+        self._lock = threading.Lock()  # it is still opening in the background
         self._pool = psycopg_pool.ConnectionPool(
             "", kwargs=connect_kwargs(spec), min_size=1, max_size=spec.pool_size,
             timeout=spec.pool_timeout_seconds, name=f"jobu-{spec.name}", open=True,
@@ -73,10 +74,10 @@ class PsycopgPool:
         return self._spec.pool_size
 
     def stats(self) -> dict[str, int]:
-        stats = self._pool.get_stats()
-        return {"max_size": self._spec.pool_size,
-                "lent": stats.get("pool_size", 0) - stats.get("pool_available", 0),
-                "idle": stats.get("pool_available", 0)}
+        with self._lock:
+            lent = self._lent
+        return {"max_size": self._spec.pool_size, "lent": lent,
+                "idle": self._pool.get_stats().get("pool_available", 0)}
 
     def acquire(self) -> psycopg.Connection:
         try:
@@ -92,13 +93,16 @@ class PsycopgPool:
             except psycopg.Error:
                 self._pool.putconn(conn)  # closed or broken: the pool discards it
                 return self.acquire()
+        with self._lock:
+            self._lent += 1
         return conn
 
     def release(self, conn: psycopg.Connection, *, broken: bool = False) -> None:
         if broken and not conn.closed:
             conn.close()
-        elif not conn.closed:
-            with self._lock:
+        with self._lock:
+            self._lent -= 1
+            if not conn.closed:
                 self._returned[id(conn)] = time.monotonic()
         self._pool.putconn(conn)
 
