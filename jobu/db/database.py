@@ -33,6 +33,8 @@ class Dialect(Protocol):
     #: The dialect supports UPDATE … RETURNING (MySQL does not; MariaDB has no
     #: UPDATE … RETURNING either, only INSERT/DELETE … RETURNING).
     update_returning: bool
+    #: The dialect has LISTEN/NOTIFY (PostgreSQL), so daemons can be woken, not poll.
+    supports_notify: bool
     #: The dialect can take part in two-phase commit.
     supports_two_phase: bool
 

@@ -32,6 +32,7 @@ READ_ONLY_CODES = {1792}
 class MysqlDialect:
     name = "mysql"
     update_returning = False
+    supports_notify = False
     supports_two_phase = True
 
     def __init__(self, spec: DatabaseSpec) -> None:

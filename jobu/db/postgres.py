@@ -128,6 +128,7 @@ class PsycopgPool:
 class PostgresDialect:
     name = "postgres"
     update_returning = True
+    supports_notify = True
     supports_two_phase = True
 
     def __init__(self, spec: DatabaseSpec) -> None:

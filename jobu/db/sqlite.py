@@ -35,6 +35,7 @@ TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 class SqliteDialect:
     name = "sqlite"
     update_returning = True
+    supports_notify = False
     supports_two_phase = False
 
     def __init__(self, spec: DatabaseSpec) -> None:

@@ -47,6 +47,7 @@ from jobu.model import (
     WorkerInfo,
 )
 from jobu.store import migrate, rows
+from jobu.store.listener import CRONS_CHANNEL, EXECUTIONS_CHANNEL
 from jobu.store.queries import load_queries
 
 #: Statuses an execution may end an attempt with for good.
@@ -110,7 +111,9 @@ class Store:
     def cron_create(self, spec: CronSpec, now: datetime | None = None) -> CronJob:
         """Store a new cron; AlreadyExistsError if the name is taken."""
         def work(conn: Connection) -> int:
-            return conn.insert(self._q["cron_insert"], {**rows.cron_params(spec), "now": now})
+            job_id = conn.insert(self._q["cron_insert"], {**rows.cron_params(spec), "now": now})
+            self._notify(conn, CRONS_CHANNEL, spec.name)
+            return job_id
         try:
             job_id = self._write(work)
         except IntegrityError as exc:
@@ -148,6 +151,7 @@ class Store:
                 raise InvalidInputError(f"cannot change cron {cron_name!r}: {exc}") from exc
             conn.execute(self._q["cron_update"],
                          {**rows.cron_params(spec), "id": current.id, "now": now})
+            self._notify(conn, CRONS_CHANNEL, spec.name)
             return current.id
         try:
             job_id = self._write(work)
@@ -162,7 +166,11 @@ class Store:
     def cron_delete(self, name: str) -> None:
         """Remove a cron; its executions stay in the history without it."""
         job_id = self.cron_get(name).id
-        self._write(lambda c: c.execute(self._q["cron_delete"], {"id": job_id}))
+
+        def work(conn: Connection) -> None:
+            conn.execute(self._q["cron_delete"], {"id": job_id})
+            self._notify(conn, CRONS_CHANNEL, name)
+        self._write(work)
 
     def cron_mark_ticked(self, job_id: int, last_tick_at: datetime,
                          next_tick_at: datetime | None) -> bool:
@@ -197,12 +205,19 @@ class Store:
 
     def execution_insert(self, new: NewExecution, now: datetime | None = None) -> int | None:
         """Insert one execution; None when its tick or dedupe key already has a row."""
-        return self._write(lambda conn: self._insert(conn, new, now))
+        return self.execution_insert_many([new], now)[0]
 
     def execution_insert_many(self, news: Sequence[NewExecution],
                               now: datetime | None = None) -> list[int | None]:
         """Insert several executions in one transaction (all or none)."""
-        return self._write(lambda conn: [self._insert(conn, new, now) for new in news])
+        def work(conn: Connection) -> list[int | None]:
+            ids = [self._insert(conn, new, now) for new in news]
+            runnable = {new.queue for new, i in zip(news, ids, strict=True)
+                        if i is not None and new.status.is_runnable}
+            for queue in sorted(runnable):
+                self._notify(conn, EXECUTIONS_CHANNEL, queue)
+            return ids
+        return self._write(work)
 
     def _insert(self, conn: Connection, new: NewExecution, now: datetime | None) -> int | None:
         return conn.insert(self._q["execution_insert"], {
@@ -311,7 +326,8 @@ class Store:
     def execution_release(self, execution_id: int, lease_token: str,
                           now: datetime | None = None) -> None:
         """Give an unfinished attempt back without counting it (worker shutdown)."""
-        self._fenced(execution_id, "execution_release", lease_token, now)
+        self._fenced(execution_id, "execution_release", lease_token, now,
+                     _notify_channel=EXECUTIONS_CHANNEL)
 
     def execution_progress(self, execution_id: int, lease_token: str, fraction: float,
                            note: str | None = None, now: datetime | None = None) -> None:
@@ -320,8 +336,14 @@ class Store:
         self._fenced(execution_id, "execution_progress", lease_token, now,
                      progress=float(fraction), progress_note=note)
 
+    def _notify(self, conn: Connection, channel: str, payload: str) -> None:
+        """Wake listening daemons when this transaction commits (PostgreSQL only)."""
+        if self.database.dialect.supports_notify:
+            conn.execute(self._q["notify"], {"channel": channel, "payload": payload})
+
     def _fenced(self, execution_id: int, query: str, lease_token: str, now: datetime | None,
-                _error: tuple[Status, str, str | None] | None = None, **values: Any) -> None:
+                _error: tuple[Status, str, str | None] | None = None,
+                _notify_channel: str | None = None, **values: Any) -> None:
         params = {"id": execution_id, "lease_token": lease_token, "now": now, **values}
 
         def work(conn: Connection) -> int:
@@ -331,6 +353,8 @@ class Store:
                 conn.execute(self._q["execution_error_insert"], {
                     "execution_id": execution_id, "status": str(status),
                     "error_message": message, "traceback": traceback, "now": now})
+            if changed and _notify_channel:
+                self._notify(conn, _notify_channel, "")
             return changed
 
         if not self._write(work):
@@ -387,6 +411,8 @@ class Store:
                     "error_message": message, "final": status.is_final, "now": now})
                 if changed:
                     rescued.append(Rescue(row["id"], status, message))
+            if any(r.status is Status.RETRY for r in rescued):
+                self._notify(conn, EXECUTIONS_CHANNEL, "")
             return rescued
         return self._write(work)
 
@@ -412,6 +438,7 @@ class Store:
         """Run a finished execution again, from its first attempt."""
         def work(conn: Connection) -> None:
             if conn.execute(self._q["execution_requeue"], {"id": execution_id, "now": now}):
+                self._notify(conn, EXECUTIONS_CHANNEL, "")
                 return
             row = conn.fetch_one(self._q["execution_get"], {"id": execution_id})
             if row is None:

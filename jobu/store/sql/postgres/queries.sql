@@ -26,6 +26,10 @@ INSERT INTO schema_migrations (version, name, applied_at) VALUES (%(version)s, %
 -- name: database_now
 SELECT now() AS now;
 
+-- name: notify
+-- Wakes listening daemons when the transaction commits (PostgreSQL only).
+SELECT pg_notify(%(channel)s, %(payload)s);
+
 -- name: cron_insert
 INSERT INTO cron_jobs (name, description, schedule, timezone, handler_name, handler_params,
     is_enabled, allow_overlap, catch_up, misfire_grace_seconds, catch_up_max_runs, dst_repeat,
