@@ -1,0 +1,38 @@
+"""Running a daemon from the command line: configuration, logging, store, signals.
+
+Each daemon's subcommand builds its Service from the loaded configuration and
+hands it to run_daemon, which is the same for all of them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from jobu.cli.context import Context
+from jobu.clock import SystemClock
+from jobu.config import Config, load_config
+from jobu.daemon import Daemon, Service
+from jobu.logs import setup_logging
+from jobu.store import Store
+from jobu.systemd import Notifier, stderr_is_journal
+
+#: Builds a daemon's Service from the configuration, the store and the wake-up event.
+ServiceFactory = Callable[[Config, Store, threading.Event], Service]
+
+
+def run_daemon(ctx: Context, build: ServiceFactory, *, log_level: str, log_format: str,
+               reload_config: Callable[[], Config] | None = None) -> int:
+    """Run a daemon in the foreground until SIGTERM; returns its exit code.
+
+    A configuration that does not load has already failed (exit 78) when
+    `ctx.config` was read by the caller to find `log_level` and `log_format`.
+    """
+    setup_logging(log_level, log_format, journal=stderr_is_journal())
+    wake = threading.Event()
+    service = build(ctx.config, ctx.store, wake)
+    daemon = Daemon(service, clock=SystemClock(), notifier=Notifier(),
+                    load_config=reload_config or (lambda: load_config(ctx.args.config_dir)),
+                    wake=wake)
+    daemon.install_signal_handlers()
+    return daemon.run()
