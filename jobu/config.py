@@ -138,17 +138,27 @@ def default_config_dir(environ: Environ | None = None) -> Path:
     return SYSTEM_CONFIG_DIR
 
 
-def load_config(config_dir: str | Path | None = None, environ: Environ | None = None) -> Config:
+def load_config(config_dir: str | Path | None = None, environ: Environ | None = None, *,
+                worker_file: str | Path | None = None) -> Config:
     """Reads and checks every file of `config_dir` (default: `default_config_dir`).
 
     Raises ConfigError listing every problem found, across all files. A directory given here or
     by JOBU_CONFIG_DIR must exist; the default one may be missing (everything at its default).
+    `worker_file` replaces worker.yaml (an extra pool, jobu-worker@NAME: worker-NAME.yaml);
+    relative to the directory, and it must exist.
     """
     environ = os.environ if environ is None else environ
     directory = _config_directory(config_dir, environ)
     problems = _Problems()
-    documents = {name: _read_yaml(directory / name, problems) for name in FILE_SCHEMAS}
-    loaded = {name: _validated(name, document, problems) for name, document in documents.items()}
+    paths = {name: directory / name for name in FILE_SCHEMAS}
+    if worker_file is not None:
+        paths[WORKER_FILE] = directory / worker_file
+        if not paths[WORKER_FILE].is_file():
+            raise ConfigError(f"{paths[WORKER_FILE]}: the worker file does not exist")
+    sources = {name: path.name for name, path in paths.items()}
+    documents = {name: _read_yaml(path, problems) for name, path in paths.items()}
+    loaded = {name: _validated(name, document, problems, sources[name])
+              for name, document in documents.items()}
     state_dir = _state_dir(loaded[DATABASE_FILE], environ, problems)
     databases = _databases(loaded[DATABASE_FILE], state_dir, directory, environ, problems)
     names = _declared_database_names(documents[DATABASE_FILE])
@@ -156,7 +166,7 @@ def load_config(config_dir: str | Path | None = None, environ: Environ | None = 
                                    problems)
     names += [name for name in databases if name not in names]
     dispatcher = _dispatcher(loaded[DISPATCHER_FILE])
-    worker = _worker(loaded[WORKER_FILE], names, directory, problems)
+    worker = _worker(loaded[WORKER_FILE], names, directory, problems, sources[WORKER_FILE])
     queue = _queue(loaded[QUEUE_FILE], directory, environ, problems)
     admin = _admin(loaded[ADMIN_FILE], directory, environ, problems)
     if problems.lines or jobs_database is None:
@@ -271,11 +281,12 @@ def _read_yaml(path: Path, problems: _Problems) -> dict[Any, Any]:
     return document
 
 
-def _validated(name: str, document: Mapping[Any, Any], problems: _Problems) -> dict[str, Any]:
+def _validated(name: str, document: Mapping[Any, Any], problems: _Problems,
+               source: str) -> dict[str, Any]:
     """What is valid of `document` by its file's schema; the rest goes to `problems`."""
     values, found = validate(FILE_SCHEMAS[name](), document)
     for key, message in found:
-        problems.add(name, key, message)
+        problems.add(source, key, message)
     return values
 
 
@@ -442,18 +453,18 @@ def _dispatcher(values: Mapping[str, Any]) -> DispatcherConfig:
 
 
 def _worker(values: Mapping[str, Any], database_names: list[str], directory: Path,
-            problems: _Problems) -> WorkerConfig:
+            problems: _Problems, source: str = WORKER_FILE) -> WorkerConfig:
     values = dict(values)
     if values.get("databases") is None:
         values["databases"] = tuple(database_names)
     for index, name in enumerate(values["databases"]):
         if name not in database_names:
-            problems.add(WORKER_FILE, f"databases[{index}]", f"no database named {name!r} in "
+            problems.add(source, f"databases[{index}]", f"no database named {name!r} in "
                          f"database.yaml{did_you_mean(name, database_names)}")
     paths = tuple(str(directory / path) for path in values.get("handler_paths", ()))
     for index, path in enumerate(paths):
         if not os.path.isdir(path):
-            problems.add(WORKER_FILE, f"handler_paths[{index}]", f"{path} is not a directory")
+            problems.add(source, f"handler_paths[{index}]", f"{path} is not a directory")
     return WorkerConfig(**{**values, "handler_paths": paths})
 
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from jobu import __version__
-from jobu.cli import crons, jobs, setup
+from jobu.cli import crons, jobs, setup, worker
 from jobu.cli.context import Context
 from jobu.errors import (
     ConfigError,
@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     setup.register(commands)
     crons.register(commands)
     jobs.register(commands)
+    worker.register(commands)
     return parser
 
 

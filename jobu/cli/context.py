@@ -21,8 +21,13 @@ class Context:
     @property
     def config(self) -> Config:
         if self._config is None:
-            self._config = load_config(self.args.config_dir)
+            self._config = self.load_config()
         return self._config
+
+    def load_config(self) -> Config:
+        """Read the configuration afresh (a worker may name its own worker file)."""
+        return load_config(self.args.config_dir,
+                           worker_file=getattr(self.args, "worker_config", None))
 
     @property
     def store(self) -> Store:

@@ -22,7 +22,8 @@ ServiceFactory = Callable[[Config, Store, threading.Event], Service]
 
 
 def run_daemon(ctx: Context, build: ServiceFactory, *, log_level: str, log_format: str,
-               reload_config: Callable[[], Config] | None = None) -> int:
+               reload_config: Callable[[], Config] | None = None,
+               notifier: Notifier | None = None) -> int:
     """Run a daemon in the foreground until SIGTERM; returns its exit code.
 
     A configuration that does not load has already failed (exit 78) when
@@ -31,7 +32,7 @@ def run_daemon(ctx: Context, build: ServiceFactory, *, log_level: str, log_forma
     setup_logging(log_level, log_format, journal=stderr_is_journal())
     wake = threading.Event()
     service = build(ctx.config, ctx.store, wake)
-    daemon = Daemon(service, clock=SystemClock(), notifier=Notifier(),
+    daemon = Daemon(service, clock=SystemClock(), notifier=notifier or Notifier(),
                     load_config=reload_config or (lambda: load_config(ctx.args.config_dir)),
                     wake=wake)
     daemon.install_signal_handlers()

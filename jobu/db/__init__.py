@@ -9,10 +9,11 @@ never needs psycopg or PyMySQL to be importable.
 from __future__ import annotations
 
 from jobu.db.database import Connection, Database, Dialect
+from jobu.db.registry import DatabaseRegistry
 from jobu.errors import ConfigError
 from jobu.model import DatabaseSpec
 
-__all__ = ["Connection", "Database", "Dialect", "open_database"]
+__all__ = ["Connection", "Database", "DatabaseRegistry", "Dialect", "open_database"]
 
 
 def open_database(spec: DatabaseSpec) -> Database:

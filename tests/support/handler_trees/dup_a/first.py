@@ -1,0 +1,6 @@
+from jobu.handlers import handler
+
+
+@handler("same_name")
+def first(ctx, params):
+    return 1

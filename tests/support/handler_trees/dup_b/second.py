@@ -1,0 +1,6 @@
+from jobu.handlers import handler
+
+
+@handler("same_name")
+def second(ctx, params):
+    return 2

@@ -1,0 +1,68 @@
+"""decide(): how an attempt's result or error becomes its recorded outcome."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+from jobu.errors import InvalidInputError, PermanentError, RetryLater
+from jobu.executor import decide
+from jobu.model import Execution, Isolation, ParamSource, Status
+
+BASE = Execution(
+    id=1, job_id=None, handler_name="h", params={}, param_source=ParamSource.MANUAL,
+    scheduled_time=None, status=Status.RUNNING, attempt=1, max_retry=2,
+    retry_backoff_seconds=10.0, timeout_seconds=None, run_after=None, priority=0,
+    queue="default", isolation=Isolation.THREAD, worker_id="w", lease_token="t",
+    lease_expires_at=None, cancel_requested=False, started_at=None, finished_at=None,
+    result=None, error_message=None, dedupe_key=None, progress=None, progress_note=None,
+    created_at=None, updated_at=None)
+
+
+def test_a_json_result_is_success():
+    outcome = decide(BASE, result={"rows": 3})
+    assert (outcome.kind, outcome.status, outcome.result) == ("success", Status.SUCCESS,
+                                                              {"rows": 3})
+
+
+def test_a_result_that_is_not_json_fails_without_retry():
+    outcome = decide(BASE, result={1, 2})
+    assert (outcome.kind, outcome.status) == ("fail", Status.FAILED)
+    assert "not JSON-serialisable" in outcome.error
+
+
+def test_an_error_retries_with_exponential_full_jitter_while_attempts_remain():
+    rng = random.Random(7)
+    delays = [decide(replace(BASE, attempt=n, max_retry=10), error=ValueError("x"),
+                     backoff_cap=60, rng=rng).delay for n in range(1, 9)]
+    bounds = [min(60, 10 * 2 ** (n - 1)) for n in range(1, 9)]
+    assert all(0 <= d <= b for d, b in zip(delays, bounds, strict=True))
+    outcome = decide(BASE, error=ValueError("bad row 12"))
+    assert (outcome.kind, outcome.status) == ("retry", Status.FAILED)
+    assert outcome.error == "ValueError: bad row 12"
+    assert "Traceback" in outcome.traceback or "ValueError" in outcome.traceback
+
+
+def test_the_last_attempt_fails():
+    outcome = decide(replace(BASE, attempt=3), error=ValueError("x"))
+    assert (outcome.kind, outcome.status) == ("fail", Status.FAILED)
+
+
+def test_permanent_errors_and_invalid_params_never_retry():
+    assert decide(BASE, error=PermanentError("corrupt")).kind == "fail"
+    assert decide(BASE, error=InvalidInputError("invalid params")).kind == "fail"
+
+
+def test_retry_later_sets_its_own_delay_within_the_attempts():
+    outcome = decide(BASE, error=RetryLater(42, "not ready"))
+    assert (outcome.kind, outcome.delay) == ("retry", 42)
+    last = decide(replace(BASE, attempt=3), error=RetryLater(42))
+    assert last.kind == "fail" and "no attempts are left" in last.error
+
+
+def test_timeouts_follow_the_retry_rules_and_cancels_end_at_once():
+    assert decide(BASE, ended_as=Status.TIMEOUT).status is Status.TIMEOUT
+    assert decide(BASE, ended_as=Status.TIMEOUT).kind == "retry"
+    assert decide(replace(BASE, attempt=3), ended_as=Status.TIMEOUT).kind == "fail"
+    cancelled = decide(BASE, ended_as=Status.CANCELLED)
+    assert (cancelled.kind, cancelled.status) == ("fail", Status.CANCELLED)
