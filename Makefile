@@ -9,6 +9,8 @@
 #   make venv       create or refresh .venv and .venv-debian
 #   make servers    start and provision PostgreSQL and MariaDB for the tests
 #   make clean      remove caches and build output (keeps the venvs; `make distclean` drops them)
+#   make deb        build dist/jobu_<version>_all.deb and lintian it (installs what it needs, apt)
+#   make test-package  make deb, then prove the package in a booted Debian 12 systemd (root)
 #
 # PYTEST_ARGS is passed to pytest, e.g. make test PYTEST_ARGS='-x -k claim'.
 
@@ -26,7 +28,7 @@ PYTEST_ARGS ?=
 # A venv is rebuilt when what it is built from changes; otherwise it is left alone.
 VENV_INPUTS := setup.cfg pyproject.toml packaging/venv.sh packaging/apt-ensure.sh
 
-.PHONY: run test test-fast lint venv servers clean distclean
+.PHONY: run test test-fast lint venv servers clean distclean deb test-package
 
 # `make run` uses this checkout's etc/jobu and keeps its SQLite database in ./var.
 RUN_ENV := JOBU_CONFIG_DIR=$(CURDIR)/etc/jobu JOBU_STATE_DIR=$(CURDIR)/var
@@ -76,6 +78,12 @@ test: venv servers
 
 test-fast: $(VENV)/.jobu-installed
 	$(VENV)/bin/python -m pytest tests/unit $(PYTEST_ARGS)
+
+deb:
+	@bash packaging/build-deb.sh
+
+test-package:
+	@bash packaging/e2e/run-e2e.sh
 
 clean:
 	rm -rf .pytest_cache .ruff_cache .hypothesis .import_linter_cache build dist *.egg-info
