@@ -1,7 +1,7 @@
 # Developer entry points. `make test` is the whole suite, as CI runs it (.ci/run).
 #
-#   make run        install jobu into .venv and run it on SQLite under ./var (the README's first
-#                   command)
+#   make run        install jobu into .venv and run it (dispatcher + worker) on SQLite under ./var,
+#                   with example crons, until Ctrl-C (the README's first command)
 #   make test       test servers, both venvs, lint, then pytest with the newest PyPI releases
 #                   (.venv) and with Debian 12's packages (.venv-debian); fails if any part fails
 #   make test-fast  unit tests only, in .venv
@@ -32,7 +32,8 @@ VENV_INPUTS := setup.cfg pyproject.toml packaging/venv.sh packaging/apt-ensure.s
 
 # `make run` uses this checkout's etc/jobu and keeps its SQLite database in ./var.
 RUN_ENV := JOBU_CONFIG_DIR=$(CURDIR)/etc/jobu JOBU_STATE_DIR=$(CURDIR)/var
-EXAMPLE_CRON := example-report
+JOBU := $(VENV)/bin/jobu
+EXAMPLE_CRON := sqlite-crud-demo
 
 $(VENV)/.jobu-installed: $(VENV_INPUTS)
 	@PYTHON=$(PYTHON) bash packaging/venv.sh pypi $(VENV)
@@ -44,15 +45,20 @@ venv: $(VENV)/.jobu-installed $(DEBIAN_VENV)/.jobu-installed
 
 run: $(VENV)/.jobu-installed
 	@mkdir -p var
-	@$(RUN_ENV) $(VENV)/bin/jobu migrate
-	@$(RUN_ENV) $(VENV)/bin/jobu cron show $(EXAMPLE_CRON) >/dev/null 2>&1 || \
-		$(RUN_ENV) $(VENV)/bin/jobu cron add $(EXAMPLE_CRON) --schedule '*/5 * * * *' \
-			--handler noop --params '{"report": "daily-sales"}' \
-			--description 'an example cron added by make run'
-	@$(RUN_ENV) $(VENV)/bin/jobu cron list
-	@echo; echo "next fire times of $(EXAMPLE_CRON):"
-	@$(RUN_ENV) $(VENV)/bin/jobu cron next $(EXAMPLE_CRON) -n 5
-	@echo; echo "try: $(RUN_ENV) $(VENV)/bin/jobu --help"
+	@$(RUN_ENV) $(JOBU) migrate
+	@$(RUN_ENV) $(JOBU) cron show $(EXAMPLE_CRON) >/dev/null 2>&1 || \
+		$(RUN_ENV) $(JOBU) cron add $(EXAMPLE_CRON) --schedule '* * * * *' --force \
+			--handler sqlite_crud --description 'the sample handler handlers/basic/sqlite_crud'
+	@$(RUN_ENV) $(JOBU) cron show hello-every-minute >/dev/null 2>&1 || \
+		$(RUN_ENV) $(JOBU) cron add hello-every-minute --schedule '* * * * *' \
+			--handler noop --params '{"hello": "world"}' --description 'the built-in noop'
+	@$(RUN_ENV) $(JOBU) cron run-now $(EXAMPLE_CRON)
+	@$(RUN_ENV) $(JOBU) cron list
+	@echo
+	@echo "jobu runs the dispatcher and a worker until Ctrl-C. In another terminal:"
+	@echo "  $(RUN_ENV) $(JOBU) jobs list"
+	@echo
+	@$(RUN_ENV) $(JOBU) run --handler-path handlers
 
 servers:
 	@bash packaging/test-env.sh

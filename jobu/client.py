@@ -81,7 +81,7 @@ class Client:
              dedupe_key: str | None = None,
              isolation: Isolation | str = Isolation.THREAD) -> NewExecution:
         check_execution_options(handler_name=handler_name, max_retry=max_retry,
-                                timeout_seconds=timeout_seconds, queue=queue)
+                                timeout_seconds=timeout_seconds, queue=queue, priority=priority)
         if params is not None and not isinstance(params, Mapping):
             raise InvalidInputError(f"params must be a mapping, got {type(params).__name__}")
         if run_after is not None and run_after.tzinfo is None:

@@ -3,7 +3,8 @@
 The files, all optional (an absent file means its defaults); the copies in etc/jobu/ document
 every key with its meaning, default and unit:
 
-* ``database.yaml``: state_directory, jobs_database, and the databases by name;
+* ``database.yaml``: state_directory, jobs_database, the databases by name, and
+  allow_best_effort_multi_commit;
 * ``dispatcher.yaml``, ``worker.yaml``, ``queue.yaml``, ``admin.yaml``: one per daemon, each with
   its own ``log_level`` and ``log_format``.
 
@@ -97,6 +98,9 @@ class Config:
     worker: WorkerConfig = field(default_factory=WorkerConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
     admin: AdminConfig = field(default_factory=AdminConfig)
+    #: database.yaml: commit a transaction that writes to several databases unable to
+    #: prepare, one after the other, instead of refusing it (jobu.db.commit).
+    allow_best_effort_multi_commit: bool = False
 
 
 class _Problems:
@@ -173,7 +177,8 @@ def load_config(config_dir: str | Path | None = None, environ: Environ | None = 
         raise ConfigError(problems.by_file())
     return Config(config_dir=directory, state_dir=state_dir, databases=databases,
                   jobs_database=jobs_database, dispatcher=dispatcher, worker=worker, queue=queue,
-                  admin=admin)
+                  admin=admin, allow_best_effort_multi_commit=loaded[DATABASE_FILE].get(
+                      "allow_best_effort_multi_commit", False))
 
 
 def parse_database_url(url: str, name: str = "jobs", *,

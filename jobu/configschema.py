@@ -551,6 +551,7 @@ class DatabaseFileSchema(StrictSchema):
     databases = MappingField(keys=TextField(validate=name_like),
                              values=SectionField(DatabaseSchema),
                              load_default=lambda: dict(DEFAULT_DATABASES))
+    allow_best_effort_multi_commit = BooleanField(load_default=False)
 
 
 @defaults_from(DispatcherConfig)

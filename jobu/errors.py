@@ -129,6 +129,10 @@ class InvalidInputError(JobuError, ValueError):
     """A value given on the command line or to the API is not valid."""
 
 
+class ValueOutOfRangeError(QueryExecutionError, InvalidInputError):
+    """A value does not fit the database's column (a number too large, for instance)."""
+
+
 # --- handlers ------------------------------------------------------------------
 
 
@@ -138,6 +142,16 @@ class HandlerError(JobuError):
 
 class PermanentError(HandlerError):
     """Raised by a handler: this job failed and retrying it cannot help."""
+
+
+class MultiCommitRefusedError(TransactionError, PermanentError):
+    """The transaction would write to more than one database that cannot prepare
+    (SQLite, PostgreSQL with max_prepared_transactions = 0), so it cannot commit on
+    all of them or on none; database.yaml allow_best_effort_multi_commit is off.
+
+    A TransactionError for handlers that catch those, and a PermanentError for the
+    worker: running the job again cannot help.
+    """
 
 
 class RetryLater(HandlerError):  # noqa: N818 - reads as an instruction at the raise site

@@ -97,7 +97,7 @@ def decide(execution: Execution, *, result: Any = None, error: BaseException | N
     result that is not JSON never retry; RetryLater sets its own delay.
     """
     if ended_as is Status.CANCELLED:
-        return Outcome("fail", Status.CANCELLED, error=_text(error) or "cancelled")
+        return Outcome("fail", Status.CANCELLED, error=_text(error) or "cancelled by an operator")
     if error is None and ended_as is None:
         try:
             json.dumps(result, allow_nan=False)
@@ -192,9 +192,11 @@ class Executor:
                                               self.database_specs)
             else:
                 result = attempt.spec.invoke(ctx, params)
-        except Exception as exc:  # noqa: BLE001 - every handler failure is an outcome
-            error = exc
-        if attempt.cancel.is_set() and attempt.cancel_requested and error is not None:
+        except BaseException as exc:  # noqa: BLE001 - every handler failure is an outcome
+            error = exc  # sys.exit() too: uncaught, it would end the thread and leave the job
+        if attempt.cancel.is_set() and attempt.cancel_requested:
+            # An operator asked it to stop, and it stopped: by raising, or by returning early
+            # as a cooperative handler does (the built-in sleep). Either way it was cancelled.
             outcome = decide(execution, error=error, ended_as=Status.CANCELLED)
         else:
             outcome = decide(execution, result=result, error=error,

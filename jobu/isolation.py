@@ -95,15 +95,12 @@ def child_main(module: str, qualname: str, params: dict[str, Any], context: dict
     """The child process: import the handler, run it, send back its outcome."""
     databases = None
     if database_specs:
-        from jobu.db import open_database
-        opened: dict[str, Any] = {}
-
-        def databases(name: str) -> Any:
-            if name not in database_specs:
-                raise HandlerError(f"no database named {name!r} for this worker")
-            if name not in opened:
-                opened[name] = open_database(database_specs[name])
-            return opened[name]
+        from jobu.db import DatabaseRegistry, use_databases
+        # As in the worker: ctx.db(name) and transactional("name") reach the same databases,
+        # with :name parameters. The child has no decision log, so a commit over several
+        # databases that can prepare is refused here (jobu.db.commit says so).
+        databases = DatabaseRegistry(database_specs)
+        use_databases(databases)
 
     ctx = JobContext(**context, report_progress=lambda f, n: conn.send(("progress", f, n)),
                      databases=databases)

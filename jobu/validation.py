@@ -7,6 +7,7 @@ with the same sentence wherever it is entered. Pure: `now` is a parameter.
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import datetime
 from typing import Any
@@ -16,11 +17,13 @@ from jobu.model import CronSpec
 from jobu.schedule import validate_schedule, validate_timezone
 
 #: Cron names, handler names and queue names: letters, digits and . _ : -
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}")
+#: The integer columns (priority, retries, seconds) are 32-bit on every database.
+INT_MAX = 2**31 - 1
 
 
 def check_name(value: str, what: str) -> str:
-    if not isinstance(value, str) or not NAME_PATTERN.match(value):
+    if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
         raise InvalidInputError(
             f"{what} {value!r} is not valid: use 1-200 letters, digits and . _ : - "
             "(starting with a letter or digit)")
@@ -47,7 +50,10 @@ def check_cron_spec(spec: CronSpec, *, min_interval_seconds: float, now: datetim
     check_name(spec.handler_name, "handler name")
     check_name(spec.queue, "queue name")
     validate_timezone(spec.timezone)
-    validate_schedule(spec.schedule, spec.timezone, min_interval_seconds, now, spec.dst_repeat)
+    schedule = validate_schedule(spec.schedule, spec.timezone, min_interval_seconds, now,
+                                 spec.dst_repeat)
+    if schedule.next_after(now) is None:
+        raise InvalidInputError(f"'{spec.schedule}' is in the past: it would never fire")
     if not isinstance(spec.handler_params, dict):
         raise InvalidInputError("handler_params must be a JSON object")
     try:
@@ -58,23 +64,35 @@ def check_cron_spec(spec: CronSpec, *, min_interval_seconds: float, now: datetim
     _at_least(spec.misfire_grace_seconds, 0, "misfire_grace_seconds")
     _at_least(spec.catch_up_max_runs, 1, "catch_up_max_runs")
     _at_least(spec.jitter_seconds, 0, "jitter_seconds")
+    _at_least(spec.priority, -INT_MAX, "priority")
     _at_least(spec.retry_backoff_seconds, 0, "retry_backoff_seconds")
-    if spec.timeout_seconds is not None and spec.timeout_seconds <= 0:
-        raise InvalidInputError(
-            f"timeout must be more than 0 seconds, got {spec.timeout_seconds:g}")
+    _check_timeout(spec.timeout_seconds)
     return spec
 
 
 def check_execution_options(*, max_retry: int = 0, timeout_seconds: float | None = None,
-                            queue: str = "default", handler_name: str) -> None:
+                            queue: str = "default", handler_name: str,
+                            priority: int = 0) -> None:
     """The checks an enqueued execution shares with a cron."""
     check_name(handler_name, "handler name")
     check_name(queue, "queue name")
     _at_least(max_retry, 0, "max_retry")
-    if timeout_seconds is not None and timeout_seconds <= 0:
+    _at_least(priority, -INT_MAX, "priority")
+    _check_timeout(timeout_seconds)
+
+
+def _check_timeout(timeout_seconds: float | None) -> None:
+    if timeout_seconds is None:
+        return
+    if not math.isfinite(timeout_seconds) or timeout_seconds <= 0:
         raise InvalidInputError(f"timeout must be more than 0 seconds, got {timeout_seconds:g}")
 
 
 def _at_least(value: float, low: float, what: str) -> None:
+    """A finite number from `low` to INT_MAX (integer columns are 32-bit)."""
+    if not math.isfinite(value):
+        raise InvalidInputError(f"{what} must be a finite number, got {value:g}")
     if value < low:
         raise InvalidInputError(f"{what} must be at least {low:g}, got {value:g}")
+    if value > INT_MAX:
+        raise InvalidInputError(f"{what} must be at most {INT_MAX}, got {value:g}")

@@ -222,6 +222,9 @@ class Worker:
                                          claim_batch_size=min(worker.claim_batch_size,
                                                               self.config.pool_size))
         self.config = worker
+        # The executor applies these to the attempts it starts from now on.
+        self.executor.default_timeout = worker.default_timeout_seconds
+        self.executor.backoff_cap = worker.retry_backoff_max_seconds
 
     # --- stopping -------------------------------------------------------------------
 
@@ -229,7 +232,9 @@ class Worker:
         """Stop claiming, let running jobs finish, hand back the rest, leave."""
         self._stopping = True
         drain = self.config.shutdown_timeout_seconds
-        if self.notifier is not None and drain > 60:
+        if self.notifier is not None:
+            # The worker cannot know the unit's TimeoutStopSec: it always says how long it needs
+            # (systemd only ever lengthens its timeout with this, never shortens it).
             self.notifier.extend_timeout(drain + 15)
         deadline = time.monotonic() + drain
         running = len(self._live())

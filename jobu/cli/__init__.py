@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from jobu import __version__
-from jobu.cli import crons, jobs, setup, worker
+from jobu.cli import crons, dbtools, dispatcher, jobs, run, setup, worker
 from jobu.cli.context import Context
 from jobu.errors import (
     ConfigError,
@@ -61,7 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     setup.register(commands)
     crons.register(commands)
     jobs.register(commands)
+    dispatcher.register(commands)
     worker.register(commands)
+    run.register(commands)
+    dbtools.register(commands)
     return parser
 
 

@@ -51,7 +51,10 @@ def parse_time(text: str, now: datetime, what: str) -> datetime:
     """An ISO 8601 time (UTC when it names no offset) or an age such as 30m, 2h, 7d."""
     text = text.strip()
     if text and text[:-1].isdigit() and text[-1] in RELATIVE_UNITS:
-        return now - timedelta(seconds=int(text[:-1]) * RELATIVE_UNITS[text[-1]])
+        try:
+            return now - timedelta(seconds=int(text[:-1]) * RELATIVE_UNITS[text[-1]])
+        except OverflowError:
+            raise InvalidInputError(f"{what} {text!r} reaches too far back") from None
     try:
         value = datetime.fromisoformat(text)
     except ValueError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -150,10 +151,10 @@ def _changes(ctx: Context) -> dict[str, Any]:
     return changes
 
 
-def _checked(ctx: Context, spec: CronSpec) -> CronSpec:
+def _checked(ctx: Context, spec: CronSpec, *, handler_changed: bool = True) -> CronSpec:
     check_cron_spec(spec, min_interval_seconds=ctx.config.dispatcher.min_cron_interval_seconds,
                     now=datetime.now(UTC))
-    if not ctx.args.force:
+    if handler_changed and not ctx.args.force:
         known = sorted({name for w in ctx.store.worker_list() if w.kind == "worker"
                         for name in w.handlers})
         if known and spec.handler_name not in known:
@@ -181,7 +182,7 @@ def cmd_edit(ctx: Context) -> int:
     if not changes:
         raise InvalidInputError("nothing to change: give at least one option (see --help)")
     merged = CronSpec(**{**current.spec.__dict__, **changes})
-    _checked(ctx, merged)
+    _checked(ctx, merged, handler_changed="handler_name" in changes)
     cron = ctx.store.cron_update(current.name, **changes)
     print(f"changed cron {cron.name} ({', '.join(sorted(changes))}); next: {_next_text(cron)}")
     return 0
@@ -222,7 +223,7 @@ def cmd_show(ctx: Context) -> int:
         ("name", cron.name), ("id", cron.id), ("description", cron.description),
         ("enabled", "yes" if cron.is_enabled else "no"),
         ("schedule", f"{cron.schedule} ({cron.timezone})"),
-        ("handler", cron.handler_name), ("params", cron.handler_params),
+        ("handler", cron.handler_name), ("params", json.dumps(cron.handler_params)),
         ("queue / priority", f"{cron.queue} / {cron.priority}"),
         ("retries", f"{cron.max_retry} (backoff {cron.retry_backoff_seconds:g} s)"),
         ("timeout", seconds(cron.timeout_seconds)), ("isolation", cron.isolation),

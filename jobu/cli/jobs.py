@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from datetime import UTC, datetime
 
 from jobu.cli.context import Context, parse_time
@@ -78,6 +79,8 @@ def _statuses(values: list[str] | None) -> tuple[Status, ...] | None:
     if not values:
         return None
     names = [name.strip().upper() for value in values for name in value.split(",") if name.strip()]
+    if not names:
+        raise InvalidInputError("--status needs a status: " + ", ".join(s.value for s in Status))
     try:
         return tuple(Status(name) for name in names)
     except ValueError:
@@ -121,7 +124,7 @@ def cmd_show(ctx: Context) -> int:
     print_fields([
         ("id", execution.id), ("status", execution.status),
         ("cron", execution.cron_name or "-"), ("handler", execution.handler_name),
-        ("params", execution.params), ("source", execution.param_source),
+        ("params", json.dumps(execution.params)), ("source", execution.param_source),
         ("attempt", _attempts(execution)), ("queue / priority",
                                             f"{execution.queue} / {execution.priority}"),
         ("scheduled (UTC)", when(execution.scheduled_time)),
@@ -135,7 +138,8 @@ def cmd_show(ctx: Context) -> int:
         ("cancel requested", "yes" if execution.cancel_requested else "no"),
         ("progress", f"{execution.progress:.0%} {execution.progress_note or ''}".strip()
          if execution.progress is not None else None),
-        ("result", execution.result), ("error", execution.error_message),
+        ("result", None if execution.result is None else json.dumps(execution.result)),
+        ("error", execution.error_message),
         ("dedupe key", execution.dedupe_key),
     ])
     for error in errors:
@@ -170,7 +174,8 @@ def cmd_enqueue(ctx: Context) -> int:
     if args.dedupe_key and args.count > 1:
         raise InvalidInputError("--dedupe-key names one execution; it cannot go with --count")
     check_execution_options(handler_name=args.handler, max_retry=args.max_retry,
-                            timeout_seconds=args.timeout, queue=args.queue)
+                            timeout_seconds=args.timeout, queue=args.queue,
+                            priority=args.priority)
     new = NewExecution(handler_name=args.handler, params=params, param_source=ParamSource.MANUAL,
                        max_retry=args.max_retry, timeout_seconds=args.timeout,
                        priority=args.priority, queue=args.queue,

@@ -9,6 +9,7 @@ import yaml
 from jobu.cli.context import Context
 from jobu.cli.output import plain, print_json
 from jobu.config import describe_config
+from jobu.db.capability import probe_specs
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -23,7 +24,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     check = commands.add_parser(
         "check-config", help="validate the configuration and print it (secrets masked)",
         description="Load every file of the configuration directory. Prints what was loaded, "
-                    "or every problem found, naming file and key; exits 78 on a problem.")
+                    "or every problem found, naming file and key; exits 78 on a problem. Then "
+                    "asks each PostgreSQL and MySQL/MariaDB database whether it can take part "
+                    "in a two-phase commit (two_phase_commit:); SQLite never can.")
     check.add_argument("--json", action="store_true", help="print JSON instead of YAML")
     check.set_defaults(func=cmd_check_config)
 
@@ -49,6 +52,11 @@ def cmd_migrate(ctx: Context) -> int:
 def cmd_check_config(ctx: Context) -> int:
     config = ctx.config  # a ConfigError becomes one line per problem and exit 78
     described = describe_config(config)
+    # Asked of the servers (briefly, all at once): whether a handler's transaction over several
+    # databases can be atomic depends on them (see database.yaml allow_best_effort_multi_commit).
+    described["two_phase_commit"] = {
+        name: {"can_prepare": capability.can_prepare, "why": capability.why}
+        for name, capability in probe_specs(config.databases).items()}
     if ctx.json:
         print_json(described)
     else:

@@ -7,8 +7,9 @@ import threading
 
 from jobu.cli.context import Context
 from jobu.cli.daemons import run_daemon
+from jobu.cli.dbtools import recover_at_worker_start
 from jobu.config import Config
-from jobu.db import DatabaseRegistry
+from jobu.db import DatabaseRegistry, use_databases
 from jobu.errors import ConfigError, HandlerError
 from jobu.handlers import HandlerRegistry, discover_handlers
 from jobu.store import Store
@@ -41,6 +42,10 @@ def load_handlers(config: Config) -> HandlerRegistry:
 def build_worker(config: Config, store: Store, wake: threading.Event, *,
                  registry: HandlerRegistry, notifier: Notifier | None = None) -> Worker:
     databases = DatabaseRegistry(config.databases, config.worker.databases)
+    # transactional("name") in a handler finds its database here, and commits over several
+    # databases keep their decisions in the jobs database.
+    use_databases(databases, decision_log=store,
+                  allow_best_effort_multi_commit=config.allow_best_effort_multi_commit)
     return Worker(store=store, config=config.worker, registry=registry, wake=wake,
                   databases=databases, database_specs=databases.specs, notifier=notifier)
 
@@ -49,8 +54,14 @@ def cmd_worker(ctx: Context) -> int:
     config = ctx.config
     registry = load_handlers(config)
     notifier = Notifier()
+
+    def build(cfg: Config, store: Store, wake: threading.Event) -> Worker:
+        # Before the first claim: a crash of the previous worker may have left two-phase
+        # transactions prepared, holding locks the handlers about to run would wait on.
+        recover_at_worker_start(cfg, store)
+        return build_worker(cfg, store, wake, registry=registry, notifier=notifier)
+
     return run_daemon(
-        ctx, lambda cfg, store, wake: build_worker(cfg, store, wake, registry=registry,
-                                                   notifier=notifier),
+        ctx, build,
         log_level=config.worker.log_level, log_format=config.worker.log_format,
         reload_config=ctx.load_config, notifier=notifier)

@@ -5,6 +5,10 @@ Driver exceptions are translated here (through the dialect) into the
 ``DatabaseError`` branch of :mod:`jobu.errors`, with the driver's exception kept
 as the cause, and a connection that failed at the network level is dropped from
 the pool instead of being lent again.
+
+Parameters are named. jobu's own store writes them in each dialect's style (its
+SQL files are per dialect); a Database opened for handlers (``named_params``)
+takes ``:name`` on every dialect and converts it (see jobu.db.paramstyle).
 """
 
 from __future__ import annotations
@@ -17,7 +21,14 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from jobu.errors import DatabaseError, DatabaseUnavailableError, TransactionError
+from jobu.db.paramstyle import to_pyformat
+from jobu.errors import (
+    DatabaseError,
+    DatabaseUnavailableError,
+    QueryExecutionError,
+    TransactionError,
+    ValueOutOfRangeError,
+)
 from jobu.model import DatabaseSpec
 
 log = logging.getLogger(__name__)
@@ -47,19 +58,49 @@ class Dialect(Protocol):
     def adapt(self, value: Any) -> Any: ...
     def parse_time(self, value: Any) -> datetime | None: ...
     def insert_id(self, cursor: Any, rows: list[tuple]) -> int | None: ...
+    def settle_deferred_constraints(self, raw: Any) -> None: ...
+
+
+class TwoPhaseDialect(Dialect, Protocol):
+    """A dialect whose transactions can be prepared: PostgreSQL and MySQL/MariaDB.
+
+    `gid` is the global transaction id jobu chose (letters, digits and ':' only, so
+    it is safe to write into the statement: neither PREPARE TRANSACTION nor XA
+    takes a bound parameter). Driver errors propagate; callers translate them.
+    """
+
+    #: A branch must be started as two-phase before its first statement (MySQL's
+    #: XA START); PostgreSQL can prepare any transaction.
+    tpc_begin_required: bool
+
+    def tpc_probe(self, raw: Any) -> tuple[bool, str]: ...
+    def tpc_begin(self, raw: Any, gid: str) -> None: ...
+    def tpc_prepare(self, raw: Any, gid: str) -> None: ...
+    def tpc_commit_one_phase(self, raw: Any, gid: str) -> None: ...
+    def tpc_rollback_unprepared(self, raw: Any, gid: str) -> None: ...
+    def tpc_finish(self, raw: Any, gid: str, *, commit: bool, own_session: bool) -> bool: ...
+    def tpc_recover(self, raw: Any, prefix: str) -> list[str]: ...
 
 
 class Connection:
     """A pooled connection inside one transaction, lent to one thread.
 
-    Parameters are named, in the dialect's own style (``:name`` for SQLite,
-    ``%(name)s`` for PostgreSQL and MySQL). Datetimes are converted to what the
-    database stores (UTC), and sequences to the dialect's list form.
+    Parameters are named: ``:name`` on every database when `named_params` is set
+    (handlers' connections), else in the dialect's own style (``:name`` for
+    SQLite, ``%(name)s`` for PostgreSQL and MySQL: jobu's store). Datetimes are
+    converted to what the database stores (UTC), and sequences to the dialect's
+    list form.
+
+    Errors: QueryExecutionError (and its IntegrityError) for a statement the
+    database refused, TransactionError for a lost deadlock or a busy SQLite,
+    DatabaseUnavailableError when the connection is gone; each names the
+    database and carries the statement.
     """
 
-    def __init__(self, database: Database, raw: Any) -> None:
+    def __init__(self, database: Database, raw: Any, *, named_params: bool = False) -> None:
         self.database = database
         self.connection = raw  # the raw DB-API connection, for what this class does not cover
+        self.named_params = named_params
         self.broken = False
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
@@ -100,9 +141,32 @@ class Connection:
         finally:
             cursor.close()
 
+    def call(self, action: Callable[[], T], statement: str) -> T:
+        """Run `action` (a driver call on the raw connection), with its errors translated."""
+        return self._guard(action, statement)
+
+    def _statement(self, sql: str, params: Mapping[str, Any] | None
+                   ) -> tuple[str, dict[str, Any] | None]:
+        dialect = self.database.dialect
+        args = {key: dialect.adapt(value) for key, value in params.items()} if params else None
+        if not self.named_params:
+            return sql, args
+        if dialect.name == "sqlite":
+            # sqlite3 takes :name itself, and given a mapping (even an empty one) it names
+            # a missing parameter instead of counting bindings.
+            return sql, args or {}
+        native, names = to_pyformat(sql, dialect.name)
+        missing = sorted(names - set(args or ()))
+        if missing:
+            raise QueryExecutionError(
+                "no value given for " + ", ".join(f":{name}" for name in missing),
+                database=self.database.name, statement=sql)
+        # Always a mapping, even an empty one: the driver then reads the '%%' the
+        # conversion wrote as '%'.
+        return native, args or {}
+
     def _run(self, sql: str, params: Mapping[str, Any] | None) -> Any:
-        adapt = self.database.dialect.adapt
-        args = {key: adapt(value) for key, value in params.items()} if params else None
+        sql, args = self._statement(sql, params)
         cursor = self.connection.cursor()
         try:
             if args is None:
@@ -123,6 +187,9 @@ class Connection:
     def _translated(self, exc: BaseException, sql: str | None) -> BaseException:
         if isinstance(exc, DatabaseError):
             return exc
+        if isinstance(exc, OverflowError):  # sqlite3 binding an int beyond 64 bits
+            return ValueOutOfRangeError(f"a value is out of range: {exc}",
+                                        database=self.database.name, statement=sql)
         if not self.database.dialect.is_driver_error(exc):
             return exc
         error = self.database.dialect.translate(exc, sql)
@@ -132,17 +199,24 @@ class Connection:
 
 
 class Database:
-    """A named database from database.yaml: a pool and short transactions on it."""
+    """A named database from database.yaml: a pool and short transactions on it.
+
+    `named_params`: its connections take ``:name`` parameters on every dialect
+    (the databases handlers get); otherwise the dialect's own style (jobu's store).
+    """
 
     #: How often a transaction that lost a deadlock or met a busy SQLite is tried.
     transient_attempts = 5
 
-    def __init__(self, spec: DatabaseSpec, dialect: Dialect) -> None:
+    def __init__(self, spec: DatabaseSpec, dialect: Dialect, *,
+                 named_params: bool = False) -> None:
         self.spec = spec
         self.name = spec.name
         self.dialect = dialect
+        self.named_params = named_params
         self._pool = None
         self._pool_lock = threading.Lock()
+        self._two_phase: tuple[bool, str] | None = None
 
     def __repr__(self) -> str:
         return f"<Database {self.name} {self.spec.describe()}>"
@@ -170,13 +244,13 @@ class Database:
     def connection(self) -> Iterator[Connection]:
         """A pooled connection outside any transaction jobu manages (for DDL, locks)."""
         raw = self._acquire()
-        conn = Connection(self, raw)
+        conn = Connection(self, raw, named_params=self.named_params)
         try:
             yield conn
         except BaseException:
-            self.pool.release(raw, broken=conn.broken or not self._reset(raw))
+            self.give_back(conn)
             raise
-        self.pool.release(raw, broken=conn.broken)
+        self.give_back(conn, reset=False)
 
     @contextmanager
     def transaction(self, *, write: bool = True, readonly: bool = False) -> Iterator[Connection]:
@@ -185,22 +259,63 @@ class Database:
         `write` tells SQLite to take the write lock at BEGIN (BEGIN IMMEDIATE), so
         two writers queue on busy_timeout instead of failing on a lock upgrade.
         `readonly` asks the server to refuse writes (PostgreSQL, MySQL).
+        Raises ConnectionPoolExhaustedError when no connection is free within
+        pool_timeout_seconds, TransactionError when the commit fails.
         """
-        raw = self._acquire()
-        conn = Connection(self, raw)
+        conn = self.begin(write=write, readonly=readonly)
         try:
-            conn._guard(lambda: self.dialect.begin(raw, write=write, readonly=readonly), "BEGIN")
             yield conn
-            conn._guard(lambda: self.dialect.commit(raw), "COMMIT")
+            conn.call(lambda: self.dialect.commit(conn.connection), "COMMIT")
         except BaseException as exc:
-            if not conn.broken and not self._reset(raw):
-                conn.broken = True
-            self.pool.release(raw, broken=conn.broken)
+            self.give_back(conn)
             if isinstance(exc, DatabaseError) and exc.statement == "COMMIT":
                 raise TransactionError(f"commit failed: {exc}", database=self.name,
                                        transient=exc.transient) from exc
             raise
-        self.pool.release(raw, broken=False)
+        self.give_back(conn, reset=False)
+
+    def begin(self, *, write: bool = True, readonly: bool = False,
+              named_params: bool | None = None) -> Connection:
+        """Lend a connection and begin a transaction on it; end it with give_back().
+
+        For code that must act between the end of the work and the commit (the
+        two-phase commit of jobu.db.commit); everything else uses transaction().
+        """
+        raw = self._acquire()
+        conn = Connection(self, raw, named_params=self.named_params if named_params is None
+                          else named_params)
+        try:
+            conn.call(lambda: self.dialect.begin(raw, write=write, readonly=readonly), "BEGIN")
+        except BaseException:
+            self.give_back(conn)
+            raise
+        return conn
+
+    def give_back(self, conn: Connection, *, reset: bool = True) -> None:
+        """Return a lent connection to the pool; `reset` rolls back what it left open.
+
+        A connection that failed at the network level, or cannot roll back, is
+        closed instead of being lent again.
+        """
+        broken = conn.broken or (reset and not self._reset(conn.connection))
+        self.pool.release(conn.connection, broken=broken)
+
+    def two_phase_capability(self) -> tuple[bool, str]:
+        """Whether this database can prepare a transaction, and why (asked once, then kept).
+
+        SQLite never can; PostgreSQL when max_prepared_transactions > 0; MySQL and
+        MariaDB when this user may list prepared XA transactions (recovery needs
+        it). Raises DatabaseError when the database cannot be asked.
+        """
+        if self._two_phase is None:
+            if not self.dialect.supports_two_phase:
+                self._two_phase = (False, "SQLite has no two-phase commit")
+            else:
+                with self.connection() as conn:
+                    self._two_phase = conn.call(
+                        lambda: self.dialect.tpc_probe(conn.connection),
+                        "two-phase capability")
+        return self._two_phase
 
     def run(self, work: Callable[[Connection], T], *, write: bool = True) -> T:
         """Run `work(conn)` in one transaction, again if it loses a deadlock.

@@ -15,6 +15,8 @@ from typing import Any
 import psycopg
 import psycopg_pool
 from psycopg import errors as pg_errors
+from psycopg import sql
+from psycopg.pq import TransactionStatus
 
 from jobu.errors import (
     ConnectionPoolExhaustedError,
@@ -24,6 +26,7 @@ from jobu.errors import (
     QueryExecutionError,
     SchemaError,
     TransactionError,
+    ValueOutOfRangeError,
 )
 from jobu.model import DatabaseSpec
 
@@ -130,6 +133,7 @@ class PostgresDialect:
     update_returning = True
     supports_notify = True
     supports_two_phase = True
+    tpc_begin_required = False
 
     def __init__(self, spec: DatabaseSpec) -> None:
         self.spec = spec
@@ -160,6 +164,8 @@ class PostgresDialect:
             return TransactionError(text, database=name, statement=statement, transient=True)
         if isinstance(exc, psycopg.IntegrityError):
             return IntegrityError(text, database=name, statement=statement)
+        if state == "22003":  # numeric value out of range
+            return ValueOutOfRangeError(text, database=name, statement=statement)
         if state in SCHEMA_STATES:
             return SchemaError(f"{text}; run `jobu migrate`", database=name, statement=statement)
         if isinstance(exc, pg_errors.ReadOnlySqlTransaction):
@@ -187,3 +193,64 @@ class PostgresDialect:
 
     def insert_id(self, cursor: Any, rows: list[tuple]) -> int | None:
         return rows[0][0] if rows else None
+
+    def settle_deferred_constraints(self, raw: psycopg.Connection) -> None:
+        """Check deferred constraints now: a violation then fails here, while every
+        participant of a two-phase commit can still roll back, not at COMMIT."""
+        raw.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+    # --- two-phase commit: prepared transactions -------------------------------------------
+
+    def tpc_probe(self, raw: psycopg.Connection) -> tuple[bool, str]:
+        try:
+            row = raw.execute("SELECT current_setting('max_prepared_transactions')::int").fetchone()
+        finally:
+            raw.rollback()
+        slots = row[0] if row else 0
+        if slots > 0:
+            return True, f"PostgreSQL prepared transactions (max_prepared_transactions = {slots})"
+        return False, ("PostgreSQL with max_prepared_transactions = 0: set it above 0 (and "
+                       "restart the server) for two-phase commit")
+
+    def tpc_begin(self, raw: psycopg.Connection, gid: str) -> None:
+        """Nothing: PREPARE TRANSACTION works on any transaction."""
+
+    def tpc_prepare(self, raw: psycopg.Connection, gid: str) -> None:
+        # Deferred constraints are checked here; a failure rolls the transaction back.
+        raw.execute(sql.SQL("PREPARE TRANSACTION {}").format(sql.Literal(gid)))
+
+    def tpc_commit_one_phase(self, raw: psycopg.Connection, gid: str) -> None:
+        raw.commit()
+
+    def tpc_rollback_unprepared(self, raw: psycopg.Connection, gid: str) -> None:
+        raw.rollback()
+
+    def tpc_finish(self, raw: psycopg.Connection, gid: str, *, commit: bool,
+                   own_session: bool) -> bool:
+        """COMMIT or ROLLBACK PREPARED; False when no such prepared transaction exists.
+
+        A prepared transaction belongs to the database, not the session, so any
+        session can finish it; but not from inside a transaction block, hence
+        autocommit for the one statement.
+        """
+        if raw.info.transaction_status != TransactionStatus.IDLE:
+            raw.rollback()
+        verb = "COMMIT PREPARED {}" if commit else "ROLLBACK PREPARED {}"
+        raw.autocommit = True
+        try:
+            raw.execute(sql.SQL(verb).format(sql.Literal(gid)))
+        except pg_errors.UndefinedObject:
+            return False
+        finally:
+            raw.autocommit = False
+        return True
+
+    def tpc_recover(self, raw: psycopg.Connection, prefix: str) -> list[str]:
+        """The prepared transactions of this database whose gid starts with `prefix`."""
+        try:
+            rows = raw.execute(
+                "SELECT gid FROM pg_prepared_xacts WHERE database = current_database() "
+                "AND starts_with(gid, %s) ORDER BY prepared", (prefix,)).fetchall()
+        finally:
+            raw.rollback()
+        return [row[0] for row in rows]

@@ -1,4 +1,8 @@
-"""The named databases a process uses, each opened (and pooled) on first use."""
+"""The named databases a process gives its handlers, each opened (and pooled) on first use.
+
+Their connections take ``:name`` parameters on every dialect, as everything
+handlers get from jobu.db does (jobu.db.paramstyle).
+"""
 
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ class DatabaseRegistry:
                     raise ConfigError(f"no database named {name!r} for this process (known: "
                                       f"{known}; see database.yaml and worker.yaml databases)")
                 from jobu.db import open_database
-                database = self._open[name] = open_database(spec)
+                database = self._open[name] = open_database(spec, named_params=True)
             return database
 
     __call__ = get

@@ -151,3 +151,7 @@ class SqliteDialect:
 
     def insert_id(self, cursor: Any, rows: list[tuple]) -> int | None:
         return rows[0][0] if rows else None
+
+    def settle_deferred_constraints(self, raw: sqlite3.Connection) -> None:
+        """Nothing: SQLite cannot check deferred foreign keys before COMMIT (only scan
+        for them, which costs a pass over every table)."""

@@ -146,7 +146,8 @@ def discover_handlers(paths: Iterable[str | Path] = (),
     """Import the handler modules and collect what @handler marked in them.
 
     `paths` are directories: each .py file below them is imported (the directory
-    goes on sys.path, so a file a/b.py is the module a.b). `modules` are importable
+    goes on sys.path, so a file a/b.py is the module a.b; a directory that is a
+    package, with an __init__.py, is imported as that package). `modules` are importable
     packages or modules, walked recursively. HandlerError names the file that
     failed to import or the two files that define one name twice.
     """
@@ -165,10 +166,13 @@ def _import_all(paths: Iterable[str | Path], modules: Iterable[str]) -> Iterator
         if not root.is_dir():
             raise HandlerError(f"handler path {root} is not a directory (worker.yaml "
                                "handler_paths)")
-        if str(root) not in sys.path:
-            sys.path.insert(0, str(root))
+        # A directory that is itself a package is imported as that package (its modules
+        # may import each other as handlers.x.y); any other directory is a root of modules.
+        base = root.parent if (root / "__init__.py").is_file() else root
+        if str(base) not in sys.path:
+            sys.path.insert(0, str(base))
         for file in sorted(root.rglob("*.py")):
-            relative = file.relative_to(root).with_suffix("")
+            relative = file.relative_to(base).with_suffix("")
             parts = relative.parts[:-1] if relative.name == "__init__" else relative.parts
             if parts and all(part.isidentifier() for part in parts):
                 yield _import(".".join(parts), str(file))

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from jobu.db import open_database
 from jobu.model import DatabaseSpec
-from jobu.store.store import LeaseRenewal, Rescue, Store
+from jobu.store.store import CronOutlook, LeaseRenewal, Rescue, Store, TickRecord
 
-__all__ = ["LeaseRenewal", "Rescue", "Store", "open_store"]
+__all__ = ["CronOutlook", "LeaseRenewal", "Rescue", "Store", "TickRecord", "open_store"]
 
 
 def open_store(spec: DatabaseSpec) -> Store:

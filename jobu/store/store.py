@@ -47,6 +47,7 @@ from jobu.model import (
     WorkerInfo,
 )
 from jobu.store import migrate, rows
+from jobu.store.decisions import DecisionLogMethods
 from jobu.store.listener import CRONS_CHANNEL, EXECUTIONS_CHANNEL
 from jobu.store.queries import load_queries
 
@@ -73,7 +74,37 @@ class Rescue:
     message: str
 
 
-class Store:
+@dataclasses.dataclass(frozen=True)
+class TickRecord:
+    """What a dispatcher pass decided for one cron (see Store.cron_record_ticks)."""
+
+    job_id: int
+    name: str
+    #: The cron as the pass read it: the record applies only if it is still so.
+    version: int
+    previous_tick_at: datetime | None
+    #: The cron's new last evaluated tick and next tick to evaluate.
+    last_tick_at: datetime | None
+    next_tick_at: datetime | None
+    #: Rows for the ticks: MISSED, SKIPPED or PENDING.
+    executions: tuple[NewExecution, ...] = ()
+    #: Disable the cron (a one-shot that has fired).
+    disable: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class CronOutlook:
+    """The enabled crons at a glance: how a dispatcher knows how long it may sleep."""
+
+    enabled: int
+    #: Enabled crons with no planned tick yet (new or changed): due at once.
+    unplanned: int
+    #: The enabled cron whose planned tick comes first, and that tick.
+    next_name: str | None
+    next_tick_at: datetime | None
+
+
+class Store(DecisionLogMethods):
     """jobu's tables in one database."""
 
     def __init__(self, database: Database) -> None:
@@ -117,8 +148,15 @@ class Store:
         try:
             job_id = self._write(work)
         except IntegrityError as exc:
-            raise AlreadyExistsError(f"a cron named {spec.name!r} already exists") from exc
+            self._raise_if_name_taken(spec.name, exc)
+            raise
         return self.cron_get_by_id(job_id)
+
+    def _raise_if_name_taken(self, name: str, cause: IntegrityError) -> None:
+        """An IntegrityError on a cron write means "name taken" only if the name is taken."""
+        row = self._read(lambda c: c.fetch_one(self._q["cron_get_by_name"], {"name": name}))
+        if row is not None:
+            raise AlreadyExistsError(f"a cron named {name!r} already exists") from cause
 
     def cron_get(self, name: str) -> CronJob:
         row = self._read(lambda c: c.fetch_one(self._q["cron_get_by_name"], {"name": name}))
@@ -156,8 +194,9 @@ class Store:
         try:
             job_id = self._write(work)
         except IntegrityError as exc:
-            raise AlreadyExistsError(
-                f"a cron named {changes.get('name')!r} already exists") from exc
+            if "name" in changes:
+                self._raise_if_name_taken(changes["name"], exc)
+            raise
         return self.cron_get_by_id(job_id)
 
     def cron_set_enabled(self, name: str, enabled: bool) -> CronJob:
@@ -178,6 +217,70 @@ class Store:
         changed = self._write(lambda c: c.execute(self._q["cron_mark_ticked"], {
             "id": job_id, "last_tick_at": last_tick_at, "next_tick_at": next_tick_at}))
         return changed > 0
+
+    def cron_due(self, now: datetime, limit: int = 500) -> list[CronJob]:
+        """Enabled crons whose planned tick is at or before `now`, and unplanned ones.
+
+        Unplanned crons (next_tick_at NULL: new, or changed since) come first, then
+        by planned tick. `now` is the dispatcher's clock, which its ticks are
+        computed by.
+        """
+        found = self._read(lambda c: c.fetch_all(self._q["cron_due"],
+                                                 {"now": now, "limit": limit}))
+        return [rows.cron_from_row(row, self._time) for row in found]
+
+    def cron_outlook(self) -> CronOutlook:
+        """How many crons are enabled, how many are unplanned, and the first planned tick."""
+        def work(conn: Connection) -> CronOutlook:
+            counts = conn.fetch_one(self._q["cron_outlook"]) or {}
+            first = conn.fetch_one(self._q["cron_next_planned"])
+            return CronOutlook(
+                enabled=int(counts.get("enabled") or 0),
+                unplanned=int(counts.get("unplanned") or 0),
+                next_name=first["name"] if first else None,
+                next_tick_at=self._time(first["next_tick_at"]) if first else None)
+        return self._read(work)
+
+    def cron_record_ticks(self, records: Sequence[TickRecord],
+                          now: datetime | None = None) -> list[list[int | None] | None]:
+        """Record what a dispatcher pass decided for several crons, in one transaction.
+
+        Each record is a compare-and-set on its cron: only if the cron still has
+        the record's `version` and `previous_tick_at` are its last and next tick
+        set (and the cron disabled, if asked) and the record's executions
+        inserted. So when dispatchers race, one of them records a cron's ticks and
+        the others change nothing. Returns, per record, None when the cron had
+        changed or another dispatcher was first, else the new execution ids (None
+        for a row whose tick already had one). Crons are locked in id order, so
+        dispatchers recording the same crons queue instead of deadlocking.
+
+        Every record must change the cron's last or next tick: MySQL counts a row
+        whose values stay the same as not updated, which would read as a lost race.
+        """
+        order = sorted(range(len(records)), key=lambda i: records[i].job_id)
+
+        def work(conn: Connection) -> list[list[int | None] | None]:
+            results: list[list[int | None] | None] = [None] * len(records)
+            runnable: set[str] = set()
+            for index in order:
+                record = records[index]
+                if not conn.execute(self._q["cron_advance"], {
+                        "id": record.job_id, "version": record.version,
+                        "previous_tick_at": record.previous_tick_at,
+                        "last_tick_at": record.last_tick_at,
+                        "next_tick_at": record.next_tick_at, "disable": record.disable,
+                        "now": now}):
+                    continue
+                ids = [self._insert(conn, new, now) for new in record.executions]
+                runnable |= {new.queue for new, i in zip(record.executions, ids, strict=True)
+                             if i is not None and new.status.is_runnable}
+                if record.disable:
+                    self._notify(conn, CRONS_CHANNEL, record.name)
+                results[index] = ids
+            for queue in sorted(runnable):
+                self._notify(conn, EXECUTIONS_CHANNEL, queue)
+            return results
+        return self._write(work)
 
     def cron_stats(self, job_id: int) -> CronStats:
         def work(conn: Connection) -> CronStats:
@@ -268,6 +371,18 @@ class Store:
         row = self._read(lambda c: c.fetch_one(self._q["execution_active_for_cron"],
                                                {"job_id": job_id}))
         return None if row is None else (row["id"], Status(row["status"]))
+
+    def execution_active_for_crons(self, job_ids: Iterable[int]) -> dict[int, tuple[int, Status]]:
+        """The oldest unfinished execution of each of the crons that has one."""
+        wanted = sorted(set(job_ids))
+        if not wanted:
+            return {}
+        found = self._read(lambda c: c.fetch_all(self._q["execution_active_for_crons"],
+                                                 {"job_ids": wanted}))
+        active: dict[int, tuple[int, Status]] = {}
+        for row in found:
+            active.setdefault(row["job_id"], (row["id"], Status(row["status"])))
+        return active
 
     # --- executions: the worker's side ---------------------------------------------
 

@@ -28,7 +28,8 @@ from jobu.model import (
     Status,
     WorkerInfo,
 )
-from jobu.store import open_store
+from jobu.store import TickRecord, open_store
+from jobu.store.migrate import load_migrations
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -54,8 +55,10 @@ def test_migrate_is_idempotent_and_check_schema_follows_it(db_spec):
     try:
         with pytest.raises(SchemaError, match="jobu migrate"):
             store.check_schema()
-        assert [m.label for m in store.pending_migrations()] == ["0001_initial"]
-        assert [m.label for m in store.migrate()] == ["0001_initial"]
+        every = [m.label for m in load_migrations(store.dialect)]
+        assert every[0] == "0001_initial"
+        assert [m.label for m in store.pending_migrations()] == every
+        assert [m.label for m in store.migrate()] == every
         assert store.migrate() == []
         assert store.pending_migrations() == []
         store.check_schema()
@@ -120,6 +123,117 @@ def test_cron_mark_ticked_never_moves_backwards(store):
     assert not store.cron_mark_ticked(job.id, at(60), at(120))
     assert store.cron_get("report").last_tick_at == at(120)
     assert store.cron_mark_ticked(job.id, at(180), None)
+
+
+def test_enabling_a_disabled_cron_forgets_its_last_tick(store):
+    job = store.cron_create(cron())
+    assert store.cron_mark_ticked(job.id, at(0), at(60))
+    store.cron_update("report", description="still enabled", now=at(5))
+    assert store.cron_get("report").last_tick_at == at(0)
+    store.cron_update("report", is_enabled=False, now=at(10))
+    assert store.cron_get("report").last_tick_at == at(0)
+    enabled = store.cron_update("report", is_enabled=True, now=at(20))
+    # Its ticks start again from the moment it was enabled (updated_at).
+    assert enabled.last_tick_at is None and enabled.updated_at == at(20)
+
+
+def test_cron_due_lists_unplanned_crons_first_then_those_whose_tick_came(store):
+    ids = {name: store.cron_create(cron(name)).id for name in ("a", "b", "c", "d", "e")}
+    store.cron_mark_ticked(ids["a"], at(0), at(60))
+    store.cron_mark_ticked(ids["b"], at(0), at(30))
+    store.cron_mark_ticked(ids["c"], at(0), at(90))
+    store.cron_update("e", is_enabled=False)
+    assert [c.name for c in store.cron_due(at(60))] == ["d", "b", "a"]
+    assert [c.name for c in store.cron_due(at(60), limit=2)] == ["d", "b"]
+    assert [c.name for c in store.cron_due(at(29))] == ["d"]
+
+
+def test_cron_outlook_counts_and_names_the_first_planned_tick(store):
+    empty = store.cron_outlook()
+    assert (empty.enabled, empty.unplanned, empty.next_name, empty.next_tick_at) == \
+        (0, 0, None, None)
+    ids = {name: store.cron_create(cron(name)).id for name in ("a", "b", "c", "off")}
+    store.cron_mark_ticked(ids["a"], at(0), at(60))
+    store.cron_mark_ticked(ids["b"], at(0), at(30))
+    store.cron_mark_ticked(ids["off"], at(0), at(1))
+    store.cron_update("off", is_enabled=False)
+    outlook = store.cron_outlook()
+    assert (outlook.enabled, outlook.unplanned) == (3, 1)
+    assert (outlook.next_name, outlook.next_tick_at) == ("b", at(30))
+
+
+def tick(job, previous, last, next_tick, *executions, disable=False, version=None):
+    return TickRecord(job_id=job.id, name=job.name, version=version or job.version,
+                      previous_tick_at=previous, last_tick_at=last, next_tick_at=next_tick,
+                      executions=tuple(executions), disable=disable)
+
+
+def tick_row(job, seconds, status=Status.PENDING):
+    return NewExecution("noop", job_id=job.id, scheduled_time=at(seconds), status=status,
+                        param_source=ParamSource.CRON)
+
+
+def test_cron_record_ticks_is_a_compare_and_set_on_version_and_last_tick(store):
+    job = store.cron_create(cron(), now=T0)
+    first = tick(job, None, at(60), at(120), tick_row(job, 60))
+    [ids] = store.cron_record_ticks([first], now=at(61))
+    assert len(ids) == 1 and ids[0] is not None
+    stored = store.cron_get("report")
+    assert (stored.last_tick_at, stored.next_tick_at, stored.version) == (at(60), at(120), 1)
+    # A second dispatcher that read the cron before: its record changes nothing.
+    assert store.cron_record_ticks([first], now=at(61)) == [None]
+    # A record made from a version the cron no longer has changes nothing either.
+    store.cron_update("report", priority=5)
+    stale = tick(job, at(60), at(120), at(180), tick_row(job, 120))
+    assert store.cron_record_ticks([stale]) == [None]
+    assert len(store.execution_list().items) == 1
+    assert store.cron_get("report").next_tick_at is None  # as the update left it
+    # A tick that already has its row (recorded before a crash) keeps it.
+    current = store.cron_get("report")
+    again = tick(current, at(60), at(120), at(180), tick_row(current, 60), tick_row(current, 120))
+    [ids] = store.cron_record_ticks([again])
+    assert ids[0] is None and ids[1] is not None
+
+
+def test_cron_record_ticks_records_several_crons_in_one_transaction(store):
+    jobs = [store.cron_create(cron(name)) for name in ("b", "a", "c")]
+    moved_on = jobs[2]
+    store.cron_mark_ticked(moved_on.id, at(0), at(60))
+    results = store.cron_record_ticks([
+        tick(jobs[0], None, at(60), at(120), tick_row(jobs[0], 60)),
+        tick(jobs[1], None, at(60), at(120), tick_row(jobs[1], 60, Status.MISSED)),
+        tick(moved_on, None, at(60), at(120), tick_row(moved_on, 60)),
+    ], now=at(61))
+    assert [None if ids is None else len(ids) for ids in results] == [1, 1, None]
+    rows = {e.cron_name: e for e in store.execution_list().items}
+    assert set(rows) == {"a", "b"}
+    assert rows["a"].status is Status.MISSED and rows["a"].finished_at == at(61)
+    assert rows["b"].status is Status.PENDING
+
+
+def test_cron_record_ticks_can_disable_the_cron(store):
+    job = store.cron_create(CronSpec(name="report", schedule="2026-03-01T12:01:00Z",
+                                     handler_name="noop"), now=T0)
+    [ids] = store.cron_record_ticks([tick(job, None, at(60), None, tick_row(job, 60),
+                                          disable=True)], now=at(61))
+    assert ids[0] is not None
+    stored = store.cron_get("report")
+    assert stored.is_enabled is False and stored.version == 2
+    assert (stored.last_tick_at, stored.next_tick_at, stored.updated_at) == (at(60), None, at(61))
+
+
+def test_execution_active_for_crons_gives_the_oldest_unfinished_one(store):
+    a, b, c = (store.cron_create(cron(name)) for name in ("a", "b", "c"))
+    store.execution_insert(tick_row(a, 0, Status.SKIPPED), now=at(0))
+    first = store.execution_insert(tick_row(a, 60), now=at(60))
+    store.execution_insert(tick_row(a, 120), now=at(120))
+    running = claim_one(store, now=at(61))
+    assert running.id == first
+    store.execution_insert(tick_row(b, 0, Status.MISSED))
+    c_pending = store.execution_insert(tick_row(c, 0))
+    active = store.execution_active_for_crons([a.id, b.id, c.id, 9999])
+    assert active == {a.id: (first, Status.RUNNING), c.id: (c_pending, Status.PENDING)}
+    assert store.execution_active_for_crons([]) == {}
 
 
 # --- inserting executions ------------------------------------------------------------

@@ -40,7 +40,12 @@ VALUES (%(name)s, %(description)s, %(schedule)s, %(timezone)s, %(handler_name)s,
 
 -- name: cron_update
 -- Rewrites every writable field; a new version tells dispatchers to plan again.
-UPDATE cron_jobs SET name = %(name)s, description = %(description)s, schedule = %(schedule)s,
+-- Enabling a disabled cron forgets its last tick: it starts from now (updated_at), and
+-- the ticks of the time it was disabled are neither run nor reported. MySQL assigns
+-- left to right, so last_tick_at comes first, while is_enabled still has its old value.
+UPDATE cron_jobs SET
+    last_tick_at = CASE WHEN %(is_enabled)s AND NOT is_enabled THEN NULL ELSE last_tick_at END,
+    name = %(name)s, description = %(description)s, schedule = %(schedule)s,
     timezone = %(timezone)s, handler_name = %(handler_name)s, handler_params = %(handler_params)s,
     is_enabled = %(is_enabled)s, allow_overlap = %(allow_overlap)s, catch_up = %(catch_up)s,
     misfire_grace_seconds = %(misfire_grace_seconds)s, catch_up_max_runs = %(catch_up_max_runs)s,
@@ -66,6 +71,37 @@ DELETE FROM cron_jobs WHERE id = %(id)s;
 -- Records the last evaluated tick; never moves it backwards (several dispatchers).
 UPDATE cron_jobs SET last_tick_at = %(last_tick_at)s, next_tick_at = %(next_tick_at)s
 WHERE id = %(id)s AND (last_tick_at IS NULL OR last_tick_at <= %(last_tick_at)s);
+
+-- name: cron_due
+-- Enabled crons whose next tick has come, and those not planned yet (new or changed).
+-- NULLs sort first.
+SELECT * FROM cron_jobs
+WHERE is_enabled AND (next_tick_at IS NULL OR next_tick_at <= %(now)s)
+ORDER BY next_tick_at, id
+LIMIT %(limit)s;
+
+-- name: cron_outlook
+SELECT COUNT(*) AS enabled,
+    COALESCE(SUM(CASE WHEN next_tick_at IS NULL THEN 1 ELSE 0 END), 0) AS unplanned
+FROM cron_jobs WHERE is_enabled;
+
+-- name: cron_next_planned
+-- The enabled cron whose planned tick comes first.
+SELECT name, next_tick_at FROM cron_jobs
+WHERE is_enabled AND next_tick_at IS NOT NULL
+ORDER BY next_tick_at, id LIMIT 1;
+
+-- name: cron_advance
+-- Records a dispatcher's evaluation of a cron, only if the cron is still as that dispatcher
+-- read it (same version, same last tick): this compare-and-set is what keeps two dispatchers
+-- from recording the same ticks. `disable` ends a one-shot cron. <=> is MySQL's NULL-safe =.
+UPDATE cron_jobs SET last_tick_at = %(last_tick_at)s, next_tick_at = %(next_tick_at)s,
+    is_enabled = is_enabled AND NOT %(disable)s,
+    version = version + CASE WHEN %(disable)s THEN 1 ELSE 0 END,
+    updated_at = CASE WHEN %(disable)s THEN COALESCE(%(now)s, UTC_TIMESTAMP(6))
+                      ELSE updated_at END
+WHERE id = %(id)s AND version = %(version)s
+  AND last_tick_at <=> %(previous_tick_at)s;
 
 -- name: execution_insert
 -- One row per tick and per dedupe key: a duplicate inserts nothing and returns no id.
@@ -220,6 +256,12 @@ SELECT id, status FROM job_executions
 WHERE job_id = %(job_id)s AND status IN ('PENDING', 'RUNNING', 'RETRY')
 ORDER BY id LIMIT 1;
 
+-- name: execution_active_for_crons
+-- The unfinished executions of several crons, oldest first (the overlap rule).
+SELECT job_id, id, status FROM job_executions
+WHERE job_id IN %(job_ids)s AND status IN ('PENDING', 'RUNNING', 'RETRY')
+ORDER BY job_id, id;
+
 -- name: execution_prune
 -- MySQL refuses LIMIT in an IN subquery, but DELETE takes ORDER BY and LIMIT itself.
 DELETE FROM job_executions
@@ -279,3 +321,33 @@ SELECT * FROM workers ORDER BY kind, hostname, pid;
 DELETE FROM workers
 WHERE last_heartbeat < COALESCE(%(now)s, UTC_TIMESTAMP(6))
     - INTERVAL ROUND(%(older_than_seconds)s * 1000000) MICROSECOND;
+
+-- name: decision_log_id
+-- The id of this jobs database's two-phase decision log (made by migration 0002).
+SELECT log_id FROM twophase_log WHERE id = 1;
+
+-- name: decision_insert
+-- A two-phase decision; a second one for the same txid breaks the primary key.
+INSERT INTO twophase_decisions (txid, outcome, branches, decided_at)
+VALUES (%(txid)s, %(outcome)s, %(branches)s, COALESCE(%(now)s, UTC_TIMESTAMP(6)));
+
+-- name: decision_get
+SELECT txid, outcome, branches, decided_at, done_at FROM twophase_decisions
+WHERE txid = %(txid)s;
+
+-- name: decision_revoke
+-- The coordinator turns its commit into a rollback (a participant refused to commit).
+UPDATE twophase_decisions SET outcome = 'rollback'
+WHERE txid = %(txid)s AND outcome = 'commit' AND done_at IS NULL;
+
+-- name: decision_mark_done
+UPDATE twophase_decisions SET done_at = COALESCE(%(now)s, UTC_TIMESTAMP(6))
+WHERE txid = %(txid)s AND done_at IS NULL;
+
+-- name: decision_list_pending
+SELECT txid, outcome, branches, decided_at, done_at FROM twophase_decisions
+WHERE done_at IS NULL ORDER BY decided_at, txid LIMIT %(limit)s;
+
+-- name: decision_prune
+DELETE FROM twophase_decisions
+WHERE done_at < COALESCE(%(now)s, UTC_TIMESTAMP(6)) - INTERVAL %(days)s DAY;

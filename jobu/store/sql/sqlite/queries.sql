@@ -45,7 +45,11 @@ RETURNING id;
 
 -- name: cron_update
 -- Rewrites every writable field; a new version tells dispatchers to plan again.
-UPDATE cron_jobs SET name = :name, description = :description, schedule = :schedule,
+-- Enabling a disabled cron forgets its last tick: it starts from now (updated_at), and
+-- the ticks of the time it was disabled are neither run nor reported.
+UPDATE cron_jobs SET
+    last_tick_at = CASE WHEN :is_enabled AND NOT is_enabled THEN NULL ELSE last_tick_at END,
+    name = :name, description = :description, schedule = :schedule,
     timezone = :timezone, handler_name = :handler_name, handler_params = :handler_params,
     is_enabled = :is_enabled, allow_overlap = :allow_overlap, catch_up = :catch_up,
     misfire_grace_seconds = :misfire_grace_seconds, catch_up_max_runs = :catch_up_max_runs,
@@ -71,6 +75,37 @@ DELETE FROM cron_jobs WHERE id = :id;
 -- Records the last evaluated tick; never moves it backwards (several dispatchers).
 UPDATE cron_jobs SET last_tick_at = :last_tick_at, next_tick_at = :next_tick_at
 WHERE id = :id AND (last_tick_at IS NULL OR last_tick_at <= :last_tick_at);
+
+-- name: cron_due
+-- Enabled crons whose next tick has come, and those not planned yet (new or changed).
+-- NULLs sort first.
+SELECT * FROM cron_jobs
+WHERE is_enabled AND (next_tick_at IS NULL OR next_tick_at <= :now)
+ORDER BY next_tick_at, id
+LIMIT :limit;
+
+-- name: cron_outlook
+SELECT COUNT(*) AS enabled,
+    COALESCE(SUM(CASE WHEN next_tick_at IS NULL THEN 1 ELSE 0 END), 0) AS unplanned
+FROM cron_jobs WHERE is_enabled;
+
+-- name: cron_next_planned
+-- The enabled cron whose planned tick comes first.
+SELECT name, next_tick_at FROM cron_jobs
+WHERE is_enabled AND next_tick_at IS NOT NULL
+ORDER BY next_tick_at, id LIMIT 1;
+
+-- name: cron_advance
+-- Records a dispatcher's evaluation of a cron, only if the cron is still as that dispatcher
+-- read it (same version, same last tick): this compare-and-set is what keeps two dispatchers
+-- from recording the same ticks. `disable` ends a one-shot cron. IS is SQLite's NULL-safe =.
+UPDATE cron_jobs SET last_tick_at = :last_tick_at, next_tick_at = :next_tick_at,
+    is_enabled = is_enabled AND NOT :disable,
+    version = version + CASE WHEN :disable THEN 1 ELSE 0 END,
+    updated_at = CASE WHEN :disable THEN COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
+                      ELSE updated_at END
+WHERE id = :id AND version = :version
+  AND last_tick_at IS :previous_tick_at;
 
 -- name: execution_insert
 -- One row per tick and per dedupe key: a duplicate inserts nothing and returns no id.
@@ -221,6 +256,12 @@ SELECT id, status FROM job_executions
 WHERE job_id = :job_id AND status IN ('PENDING', 'RUNNING', 'RETRY')
 ORDER BY id LIMIT 1;
 
+-- name: execution_active_for_crons
+-- The unfinished executions of several crons, oldest first (the overlap rule).
+SELECT job_id, id, status FROM job_executions
+WHERE job_id IN (SELECT value FROM json_each(:job_ids)) AND status IN ('PENDING', 'RUNNING', 'RETRY')
+ORDER BY job_id, id;
+
 -- name: execution_prune
 DELETE FROM job_executions WHERE id IN (
     SELECT id FROM job_executions
@@ -279,3 +320,33 @@ SELECT * FROM workers ORDER BY kind, hostname, pid;
 -- name: worker_prune
 DELETE FROM workers
 WHERE last_heartbeat < (strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'), '-' || :older_than_seconds || ' seconds') || '000');
+
+-- name: decision_log_id
+-- The id of this jobs database's two-phase decision log (made by migration 0002).
+SELECT log_id FROM twophase_log WHERE id = 1;
+
+-- name: decision_insert
+-- A two-phase decision; a second one for the same txid breaks the primary key.
+INSERT INTO twophase_decisions (txid, outcome, branches, decided_at)
+VALUES (:txid, :outcome, :branches,
+    COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')));
+
+-- name: decision_get
+SELECT txid, outcome, branches, decided_at, done_at FROM twophase_decisions WHERE txid = :txid;
+
+-- name: decision_revoke
+-- The coordinator turns its commit into a rollback (a participant refused to commit).
+UPDATE twophase_decisions SET outcome = 'rollback'
+WHERE txid = :txid AND outcome = 'commit' AND done_at IS NULL;
+
+-- name: decision_mark_done
+UPDATE twophase_decisions SET done_at = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
+WHERE txid = :txid AND done_at IS NULL;
+
+-- name: decision_list_pending
+SELECT txid, outcome, branches, decided_at, done_at FROM twophase_decisions
+WHERE done_at IS NULL ORDER BY decided_at, txid LIMIT :limit;
+
+-- name: decision_prune
+DELETE FROM twophase_decisions
+WHERE done_at < (strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'), '-' || :days || ' days') || '000');

@@ -29,7 +29,9 @@ CREATE TABLE IF NOT EXISTS cron_jobs (
     version               INTEGER NOT NULL DEFAULT 1,
     created_at            DATETIME(6) NOT NULL,
     updated_at            DATETIME(6) NOT NULL,
-    UNIQUE KEY cron_jobs_name (name)
+    UNIQUE KEY cron_jobs_name (name),
+    -- The dispatcher: crons whose next tick has come, and the next tick of all.
+    KEY cron_jobs_next_tick (next_tick_at)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
 
 CREATE TABLE IF NOT EXISTS job_executions (
@@ -67,6 +69,8 @@ CREATE TABLE IF NOT EXISTS job_executions (
     -- The claim (MySQL has no partial indexes: status leads instead).
     KEY job_executions_claim (status, queue, priority, run_after),
     KEY job_executions_lease (status, lease_expires_at),
+    -- The dispatcher's overlap check: the unfinished executions of a cron.
+    KEY job_executions_active (job_id, status, id),
     KEY job_executions_job (job_id, id),
     KEY job_executions_handler (handler_name, id),
     KEY job_executions_finished (status, finished_at),

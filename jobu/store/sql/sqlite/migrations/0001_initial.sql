@@ -29,6 +29,9 @@ CREATE TABLE cron_jobs (
     updated_at            TEXT NOT NULL
 );
 
+-- The dispatcher: crons whose next tick has come, and the next tick of all.
+CREATE INDEX cron_jobs_next_tick ON cron_jobs (next_tick_at);
+
 CREATE TABLE job_executions (
     id                    INTEGER PRIMARY KEY AUTOINCREMENT,
     job_id                INTEGER REFERENCES cron_jobs (id) ON DELETE SET NULL,
@@ -67,7 +70,10 @@ CREATE INDEX job_executions_claim ON job_executions (queue, priority DESC, run_a
     WHERE status IN ('PENDING', 'RETRY');
 -- The rescuer: running rows by lease expiry.
 CREATE INDEX job_executions_lease ON job_executions (lease_expires_at) WHERE status = 'RUNNING';
--- History pages per cron and per handler, newest first; the overlap check.
+-- The dispatcher's overlap check: the unfinished executions of a cron.
+CREATE INDEX job_executions_active ON job_executions (job_id, id)
+    WHERE status IN ('PENDING', 'RUNNING', 'RETRY');
+-- History pages per cron and per handler, newest first.
 CREATE INDEX job_executions_job ON job_executions (job_id, id);
 CREATE INDEX job_executions_handler ON job_executions (handler_name, id);
 -- Pruning by age per status.

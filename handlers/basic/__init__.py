@@ -1,0 +1,1 @@
+"""Sample handlers: basic (see handlers/__init__.py and docs/tutorial.md)."""

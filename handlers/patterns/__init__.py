@@ -1,0 +1,1 @@
+"""Sample handlers: patterns (see handlers/__init__.py and docs/tutorial.md)."""

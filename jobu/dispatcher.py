@@ -1,0 +1,337 @@
+"""jobu-dispatcher: every cron tick becomes exactly one execution row, on time.
+
+A pass (``run_once``, driven by jobu.daemon):
+
+1. keeps this process's row in ``workers`` (kind "dispatcher") fresh;
+2. reads the enabled crons that are due, in batches: those whose planned tick
+   (``next_tick_at``) has come, and those not planned yet because they are new or
+   were changed. Other crons cost nothing: their schedules are not computed. For
+   each due cron, jobu.planning decides which ticks run, which are MISSED (a long
+   gap is one row naming the range) and which are SKIPPED (overlap), and each
+   batch is recorded in one transaction (``Store.cron_record_ticks``). That is a
+   compare-and-set on each cron's version and last tick, so however many
+   dispatchers run, one of them records each tick, and a restart neither repeats
+   nor forgets one. ``UNIQUE(job_id, scheduled_time)`` backs this up;
+3. advances the maintenance pass (jobu.maintenance) every
+   ``maintenance_interval_seconds``, in slices that end before the next tick;
+4. returns how long to sleep: until the next planned tick of any cron, at most
+   ``max_sleep_seconds``, and at most ``poll_interval_seconds`` unless PostgreSQL's
+   LISTEN on ``jobu_crons`` wakes it the moment a cron is added or changed.
+
+A cron whose schedule cannot be evaluated (not valid, or firing more often than
+``min_cron_interval_seconds``) is not dispatched: the refusal is logged once per
+version of the cron, and the cron is looked at again every ``max_sleep_seconds``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+from jobu import __version__
+from jobu.clock import Clock, SystemClock
+from jobu.config import Config
+from jobu.configschema import DispatcherConfig
+from jobu.errors import DatabaseError, ScheduleError
+from jobu.maintenance import Maintenance
+from jobu.model import CronJob, Status, WorkerInfo
+from jobu.planning import (
+    SharedAnswers,
+    TickPlan,
+    checked_schedule,
+    executions_for,
+    plan_ticks,
+)
+from jobu.schedule import Schedule
+from jobu.store import CronOutlook, Store, TickRecord
+from jobu.store.listener import CRONS_CHANNEL, Listener
+
+log = logging.getLogger("jobu.dispatcher")
+
+#: Seconds between two refreshes of this dispatcher's row in `workers`.
+HEARTBEAT_SECONDS = 10.0
+#: Due crons read, planned and recorded per transaction.
+DUE_BATCH = 500
+#: Batches per pass; more due crons than this wait for the next pass (at once).
+MAX_BATCHES_PER_PASS = 40
+#: The longest slice of maintenance one pass runs...
+MAINTENANCE_SLICE_SECONDS = 1.0
+#: ...and it ends this long before the next tick, so that no tick waits for it.
+TICK_MARGIN_SECONDS = 0.05
+
+
+def new_dispatcher_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
+
+
+class Dispatcher:
+    """The dispatcher Service (see jobu.daemon)."""
+
+    name = "dispatcher"
+
+    def __init__(self, store: Store, settings: DispatcherConfig,
+                 wake: threading.Event | None = None, *, clock: Clock | None = None,
+                 listen: bool = True, database_clock: bool = True,
+                 heartbeat_seconds: float = HEARTBEAT_SECONDS,
+                 worker_heartbeat_seconds: float = 10.0,
+                 dispatcher_id: str | None = None) -> None:
+        """`database_clock`: rows are stamped, and leases and ages judged, by the
+        database's clock (production); False uses the `now` of each pass, so that
+        tests can drive time with a FakeClock."""
+        self.store = store
+        self.settings = settings
+        self.wake = wake or threading.Event()
+        self.clock = clock or SystemClock()
+        self.dispatcher_id = dispatcher_id or new_dispatcher_id()
+        self.database_clock = database_clock
+        self.heartbeat_seconds = heartbeat_seconds
+        self.maintenance = Maintenance(store, settings, database_clock=database_clock,
+                                       worker_heartbeat_seconds=worker_heartbeat_seconds)
+        self._listen = listen and store.database.dialect.supports_notify
+        self._listener: Listener | None = None
+        self._registered = False
+        self._next_heartbeat: datetime | None = None
+        self._next_maintenance: datetime | None = None
+        self._maintenance_steps: Iterator[None] | None = None
+        self._outlook: CronOutlook | None = None
+        self._state = "starting"
+        #: Checked schedules (or why they were refused), by what they depend on.
+        self._schedules: dict[tuple, Schedule | str] = {}
+        self._refusals: set[tuple[int, int, str]] = set()
+
+    # --- the Service protocol ------------------------------------------------------
+
+    def run_once(self, now: datetime) -> float:
+        """Dispatch every due tick, advance maintenance; seconds until the next pass."""
+        try:
+            self._keep_registered(now)
+            self._dispatch_due(now)
+            if self._maintenance_steps is None and (self._next_maintenance is None
+                                                    or now >= self._next_maintenance):
+                self._maintenance_steps = self.maintenance.steps(now)
+                self._next_maintenance = now + timedelta(
+                    seconds=self.settings.maintenance_interval_seconds)
+            outlook = self.store.cron_outlook()
+            self._advance_maintenance(outlook)
+        except DatabaseError:
+            self._state = "database unavailable"
+            raise
+        self._outlook, self._state = outlook, "evaluated"
+        return self._seconds_to_next_pass(outlook)
+
+    def status(self) -> str:
+        """"12 crons, next tick jobu-report at 03:00:00 UTC (in 41 s)"."""
+        if self._outlook is None:
+            return "starting"
+        outlook, now = self._outlook, self.clock.now()
+        text = f"{outlook.enabled} cron{'' if outlook.enabled == 1 else 's'}"
+        if outlook.next_tick_at is not None:
+            tick = outlook.next_tick_at.astimezone(UTC)
+            shown = tick.strftime("%H:%M:%S" if tick.date() == now.date() else "%Y-%m-%d %H:%M:%S")
+            wait = max(0.0, (tick - now).total_seconds())
+            text += f", next tick {outlook.next_name} at {shown} UTC (in {wait:.0f} s)"
+        elif outlook.enabled:
+            text += ", none planned yet"
+        if self._maintenance_steps is not None:
+            text += ", maintenance running"
+        return text
+
+    def healthy(self) -> bool:
+        """The last pass evaluated the crons, or found the database away (and will retry)."""
+        return self._state in ("evaluated", "database unavailable")
+
+    def reload(self, config: Config) -> None:
+        self.settings = self.maintenance.settings = config.dispatcher
+        self._schedules.clear()
+        self._refusals.clear()
+        logging.getLogger().setLevel(config.dispatcher.log_level)
+        interval = timedelta(seconds=config.dispatcher.maintenance_interval_seconds)
+        sooner = self.clock.now() + interval
+        if self._next_maintenance is not None and sooner < self._next_maintenance:
+            self._next_maintenance = sooner
+
+    def shutdown(self, hard_stop: threading.Event) -> None:
+        """Stop listening and remove this dispatcher's row; nothing runs, so nothing drains."""
+        if self._listener is not None:
+            self._listener.stop()
+        if self._registered and self._state != "database unavailable":
+            try:
+                self.store.worker_deregister(self.dispatcher_id)
+            except DatabaseError as error:
+                log.warning("could not remove dispatcher %s from workers: %s",
+                            self.dispatcher_id, error)
+
+    def finish_maintenance(self) -> None:
+        """Run what is left of the current maintenance pass (`jobu dispatcher --once`)."""
+        while self._maintenance_steps is not None:
+            self._maintenance_step()
+
+    # --- registration --------------------------------------------------------------
+
+    def _keep_registered(self, now: datetime) -> None:
+        stamp = self._stamp(now)
+        if not self._registered:
+            self.store.check_schema()
+            self._register(stamp)
+            log.info("dispatcher %s on %s", self.dispatcher_id,
+                     self.store.database.spec.describe())
+            if self._listen and self._listener is None:
+                self._listener = Listener(self.store.database.spec, [CRONS_CHANNEL],
+                                          lambda channel, payload: self.wake.set()).start()
+        elif now >= self._next_heartbeat and not self.store.worker_heartbeat(
+                self.dispatcher_id, 0, now=stamp):
+            self._register(stamp)  # pruned while it could not heartbeat: come back
+        if self._next_heartbeat is None or now >= self._next_heartbeat:
+            self._next_heartbeat = now + timedelta(seconds=self.heartbeat_seconds)
+
+    def _register(self, stamp: datetime | None) -> None:
+        self.store.worker_register(WorkerInfo(
+            id=self.dispatcher_id, kind="dispatcher", hostname=socket.gethostname(),
+            pid=os.getpid(), version=__version__), now=stamp)
+        self._registered = True
+
+    # --- dispatching -----------------------------------------------------------------
+
+    def _dispatch_due(self, now: datetime) -> None:
+        for _ in range(MAX_BATCHES_PER_PASS):
+            due = self.store.cron_due(now, DUE_BATCH)
+            if due:
+                self._dispatch(due, now)
+            if len(due) < DUE_BATCH or self.wake.is_set():
+                return  # all done, or a signal or notification the loop must see first
+
+    def _dispatch(self, due: list[CronJob], now: datetime) -> None:
+        shared: dict[Schedule, SharedAnswers] = {}
+        plans = [(cron, self._plan(cron, now, shared)) for cron in due]
+        no_overlap = [cron.id for cron, plan in plans
+                      if plan is not None and plan.run and not cron.allow_overlap]
+        active = self.store.execution_active_for_crons(no_overlap) if no_overlap else {}
+        records = [self._record(cron, plan, active.get(cron.id), now) for cron, plan in plans]
+        results = self.store.cron_record_ticks(records, now=self._stamp(now))
+        for record, ids in zip(records, results, strict=True):
+            self._log_recorded(record, ids)
+
+    def _plan(self, cron: CronJob, now: datetime,
+              shared: dict[Schedule, SharedAnswers]) -> TickPlan | None:
+        """The cron's plan, or None (logged) when its schedule cannot be evaluated."""
+        try:
+            schedule = self._schedule(cron, now)
+            answers = shared.setdefault(schedule, SharedAnswers(schedule))
+            return plan_ticks(cron, answers, now)
+        except ScheduleError as error:
+            self._refuse(cron, str(error), exc_info=False)
+        except Exception as error:  # noqa: BLE001 - a bug met by one cron must not stop the rest
+            self._refuse(cron, f"{type(error).__name__}: {error}", exc_info=True)
+        return None
+
+    def _schedule(self, cron: CronJob, now: datetime) -> Schedule:
+        """The cron's checked schedule, parsed once per expression and minimum interval."""
+        key = (cron.schedule, cron.timezone, str(cron.dst_repeat),
+               self.settings.min_cron_interval_seconds)
+        found = self._schedules.get(key)
+        if found is None:
+            if len(self._schedules) >= 10_000:
+                self._schedules.clear()
+            try:
+                found = checked_schedule(cron, self.settings.min_cron_interval_seconds, now)
+            except ScheduleError as error:
+                found = str(error)
+            self._schedules[key] = found
+        if isinstance(found, str):
+            raise ScheduleError(found)
+        return found
+
+    def _refuse(self, cron: CronJob, reason: str, *, exc_info: bool) -> None:
+        """Log, once per version of the cron, why it is not dispatched."""
+        if (cron.id, cron.version, reason) not in self._refusals:
+            self._refusals.add((cron.id, cron.version, reason))
+            log.error("cron %s is not dispatched: %s", cron.name, reason, exc_info=exc_info,
+                      extra={"cron": cron.name})
+
+    def _record(self, cron: CronJob, plan: TickPlan | None,
+                active: tuple[int, Status] | None, now: datetime) -> TickRecord:
+        common = {"job_id": cron.id, "name": cron.name, "version": cron.version,
+                  "previous_tick_at": cron.last_tick_at}
+        if plan is None:  # looked at again later, in case the configuration changes
+            return TickRecord(**common, last_tick_at=cron.last_tick_at, next_tick_at=now
+                              + timedelta(seconds=self.settings.max_sleep_seconds))
+        return TickRecord(**common, last_tick_at=plan.last_tick_at,
+                          next_tick_at=plan.next_tick_at,
+                          executions=tuple(executions_for(cron, plan, active)),
+                          disable=plan.finished)
+
+    def _log_recorded(self, record: TickRecord, ids: list[int | None] | None) -> None:
+        if ids is None:
+            log.debug("cron %s changed, or another dispatcher recorded it first", record.name)
+            return
+        for new, execution_id in zip(record.executions, ids, strict=True):
+            if execution_id is None:
+                continue  # its row exists already
+            tick = f"{new.scheduled_time.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+            extra = {"execution_id": execution_id, "cron": record.name,
+                     "handler": new.handler_name, "outcome": str(new.status)}
+            if new.status is Status.PENDING:
+                delay = (new.run_after - new.scheduled_time).total_seconds()
+                jitter = f" (runs after {delay:.3f} s of jitter)" if delay else ""
+                log.info("cron %s: tick %s dispatched as execution %d%s", record.name, tick,
+                         execution_id, jitter, extra=extra)
+            elif new.status is Status.SKIPPED:
+                log.info("cron %s: tick %s SKIPPED, %s (execution %d)", record.name, tick,
+                         new.error_message, execution_id, extra=extra)
+            else:
+                log.warning("cron %s: %s (execution %d)", record.name, new.error_message,
+                            execution_id, extra=extra)
+        if record.disable:
+            log.info("cron %s: its schedule fires no more; disabled", record.name,
+                     extra={"cron": record.name})
+
+    # --- maintenance and sleeping ------------------------------------------------------
+
+    def _advance_maintenance(self, outlook: CronOutlook) -> None:
+        """Run maintenance steps until the slice ends (at least one step per pass)."""
+        if self._maintenance_steps is None:
+            return
+        budget = MAINTENANCE_SLICE_SECONDS
+        if outlook.next_tick_at is not None:
+            until_tick = (outlook.next_tick_at - self.clock.now()).total_seconds()
+            budget = min(budget, until_tick - TICK_MARGIN_SECONDS)
+        deadline = time.monotonic() + budget
+        self._maintenance_step()
+        while self._maintenance_steps is not None and time.monotonic() < deadline:
+            self._maintenance_step()
+
+    def _maintenance_step(self) -> None:
+        try:
+            next(self._maintenance_steps)
+        except StopIteration:
+            self._maintenance_steps = None
+            tally = self.maintenance.tally
+            log.debug("maintenance done: %d rescued, %d pruned, %d daemons forgotten",
+                      tally.rescued, tally.pruned, tally.workers_pruned)
+        except BaseException:
+            self._maintenance_steps = None  # a failed pass starts afresh next interval
+            raise
+
+    def _seconds_to_next_pass(self, outlook: CronOutlook) -> float:
+        now = self.clock.now()
+        waits = [self.settings.max_sleep_seconds,
+                 (self._next_heartbeat - now).total_seconds(),
+                 (self._next_maintenance - now).total_seconds()]
+        if outlook.unplanned or self._maintenance_steps is not None:
+            waits.append(0.0)
+        if outlook.next_tick_at is not None:
+            waits.append((outlook.next_tick_at - now).total_seconds())
+        if self._listener is None or not self._listener.listening.is_set():
+            waits.append(self.settings.poll_interval_seconds)
+        return max(0.0, min(waits))
+
+    def _stamp(self, now: datetime) -> datetime | None:
+        """The time the store stamps rows with: None is the database's clock."""
+        return None if self.database_clock else now
+

@@ -1,0 +1,113 @@
+"""The maintenance pass: take back executions whose worker died, prune old history.
+
+One pass, every ``maintenance_interval_seconds`` of dispatcher.yaml:
+
+1. **Rescue.** RUNNING executions whose lease expired lost their worker (killed,
+   crashed, cut off). They go back to RETRY when attempts remain, else FAILED,
+   with "worker … lost (lease expired at …)" (``Store.execution_rescue_expired``).
+2. **Prune.** Finished executions older than ``retention_days`` of their status
+   are deleted, ``prune_batch_size`` at a time; a status kept 0 days is kept for
+   ever.
+3. **Workers.** Rows of daemons that stopped heartbeating long ago are removed
+   (a live one that was only paused registers again at its next heartbeat).
+
+Every step is a short transaction of its own, and all of them are safe with
+several dispatchers at once: rescue and prune skip rows another transaction holds,
+and a rescued attempt is fenced by its lease token. A pass is a generator of those
+steps (:meth:`Maintenance.steps`), so that the dispatcher can spread a long one
+(a first prune of a big history) over several of its passes and never make a cron
+tick wait for it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from jobu.configschema import DispatcherConfig
+from jobu.model import Status
+from jobu.store import Store
+
+log = logging.getLogger("jobu.maintenance")
+
+#: Executions taken back per rescue transaction.
+RESCUE_BATCH = 100
+#: A daemon's row is forgotten after this long without a heartbeat, at the least.
+DEAD_WORKER_MIN_SECONDS = 600.0
+#: ...or after this many of the workers' heartbeat intervals, if that is longer.
+DEAD_WORKER_HEARTBEATS = 10
+
+
+@dataclass
+class MaintenanceTally:
+    """What one maintenance pass did."""
+
+    rescued: int = 0
+    pruned: int = 0
+    workers_pruned: int = 0
+
+
+class Maintenance:
+    """Rescue, prune and forget dead workers, one short transaction per step."""
+
+    def __init__(self, store: Store, settings: DispatcherConfig, *,
+                 worker_heartbeat_seconds: float = 10.0, database_clock: bool = True) -> None:
+        """`database_clock`: leases and ages are judged by the database's clock (as in
+        production); False judges them by the `now` given to each pass (tests)."""
+        self.store = store
+        self.settings = settings
+        self.dead_worker_seconds = max(DEAD_WORKER_MIN_SECONDS,
+                                       DEAD_WORKER_HEARTBEATS * worker_heartbeat_seconds)
+        self.database_clock = database_clock
+        self.tally = MaintenanceTally()
+
+    def run(self, now: datetime) -> MaintenanceTally:
+        """One whole pass, all steps in a row."""
+        for _ in self.steps(now):
+            pass
+        return self.tally
+
+    def steps(self, now: datetime) -> Iterator[None]:
+        """One pass as a generator: each next() runs one transaction.
+
+        `tally` counts what the pass has done so far.
+        """
+        self.tally = MaintenanceTally()
+        stamp = None if self.database_clock else now
+        yield from self._rescue(stamp)
+        for status, days in sorted(self.settings.retention_days.items()):
+            if days > 0:
+                yield from self._prune(Status(status), days, stamp)
+        self.tally.workers_pruned = self.store.worker_prune(self.dead_worker_seconds, now=stamp)
+        if self.tally.workers_pruned:
+            log.info("forgot %d daemon(s) silent for over %g s", self.tally.workers_pruned,
+                     self.dead_worker_seconds)
+        yield
+
+    def _rescue(self, stamp: datetime | None) -> Iterator[None]:
+        while True:
+            rescued = self.store.execution_rescue_expired(RESCUE_BATCH, now=stamp)
+            for rescue in rescued:
+                log.warning("execution %d taken back: %s, %s", rescue.execution_id,
+                            rescue.status, rescue.message,
+                            extra={"execution_id": rescue.execution_id,
+                                   "outcome": str(rescue.status)})
+            self.tally.rescued += len(rescued)
+            yield
+            if len(rescued) < RESCUE_BATCH:
+                return
+
+    def _prune(self, status: Status, days: int, stamp: datetime | None) -> Iterator[None]:
+        batch = self.settings.prune_batch_size
+        pruned = 0
+        while True:
+            deleted = self.store.execution_prune(status, days, batch_size=batch, now=stamp)
+            pruned += deleted
+            yield
+            if deleted < batch:
+                break
+        if pruned:
+            self.tally.pruned += pruned
+            log.info("pruned %d %s executions finished over %d days ago", pruned, status, days)
