@@ -23,11 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobu.errors import (
+    ConnectionPoolExhaustedError,
     DatabaseError,
     InvalidInputError,
     LeaseLostError,
     PermanentError,
+    QueryExecutionError,
     RetryLater,
+    TransactionError,
 )
 from jobu.handlers import HandlerRegistry, HandlerSpec, JobContext
 from jobu.isolation import run_in_child_process
@@ -48,6 +51,8 @@ class Outcome:
     error: str | None = None
     traceback: str | None = None
     delay: float = 0.0
+    #: How loudly the worker logs the end of the attempt (failures; success is INFO).
+    level: int = logging.WARNING
 
     def describe(self) -> str:
         """For log lines: 'SUCCESS', 'TIMEOUT, retry in 4.7s: timed out after 1s', …"""
@@ -115,13 +120,25 @@ def decide(execution: Execution, *, result: Any = None, error: BaseException | N
     if permanent or execution.attempts_left <= 0:
         if isinstance(error, RetryLater):
             message = f"{message}, but no attempts are left (max_retry {execution.max_retry})"
-        return Outcome("fail", status, error=message, traceback=trace)
+        return Outcome("fail", status, error=message, traceback=trace,
+                       level=failure_level(error))
     if isinstance(error, RetryLater):
         delay = error.delay_seconds
     else:
         delay = backoff_seconds(execution.attempt, execution.retry_backoff_seconds, backoff_cap,
                                 rng)
-    return Outcome("retry", status, error=message, traceback=trace, delay=delay)
+    return Outcome("retry", status, error=message, traceback=trace, delay=delay,
+                   level=failure_level(error))
+
+
+def failure_level(error: BaseException | None) -> int:
+    """WARNING for a temporary condition (a busy pool, a handler's own failure); ERROR when a
+    handler's database refused a statement or a transaction, which needs someone's eyes."""
+    if isinstance(error, ConnectionPoolExhaustedError):
+        return logging.WARNING
+    if isinstance(error, QueryExecutionError | TransactionError):
+        return logging.ERROR
+    return logging.WARNING
 
 
 def _text(error: BaseException | None) -> str:
@@ -237,7 +254,7 @@ class Executor:
                 return False
             attempt.settled = outcome
         took = time.monotonic() - attempt.started
-        level = logging.INFO if outcome.kind in ("success", "release") else logging.WARNING
+        level = logging.INFO if outcome.kind in ("success", "release") else outcome.level
         log.log(level, "%s ended after %.3fs: %s", attempt.label, took, outcome.describe(),
                 extra={**self._extra(attempt), "outcome": outcome.kind, "duration": took})
         if outcome.kind == "success":

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import replace
 
-from jobu.errors import InvalidInputError, PermanentError, RetryLater
+from jobu.errors import (
+    ConnectionPoolExhaustedError,
+    InvalidInputError,
+    PermanentError,
+    QueryExecutionError,
+    RetryLater,
+    TransactionError,
+)
 from jobu.executor import decide
 from jobu.model import Execution, Isolation, ParamSource, Status
 
@@ -66,3 +74,13 @@ def test_timeouts_follow_the_retry_rules_and_cancels_end_at_once():
     assert decide(replace(BASE, attempt=3), ended_as=Status.TIMEOUT).kind == "fail"
     cancelled = decide(BASE, ended_as=Status.CANCELLED)
     assert (cancelled.kind, cancelled.status) == ("fail", Status.CANCELLED)
+
+
+def test_database_failures_of_a_handler_are_logged_by_their_gravity():
+    busy = decide(BASE, error=ConnectionPoolExhaustedError("all 5 busy", database="pg"))
+    refused = decide(BASE, error=QueryExecutionError("syntax error", database="pg"))
+    rolled_back = decide(replace(BASE, attempt=3), error=TransactionError("commit failed"))
+    plain = decide(BASE, error=ValueError("x"))
+    assert busy.level == logging.WARNING and busy.kind == "retry"
+    assert refused.level == logging.ERROR and rolled_back.level == logging.ERROR
+    assert plain.level == logging.WARNING
