@@ -231,8 +231,12 @@ class Database:
         return self._pool
 
     def _guarded_open(self) -> Any:
+        return self._translating(self.dialect.open_pool)
+
+    def _translating(self, call: Callable[[], T]) -> T:
+        """`call()`, with a driver's exception turned into jobu's (no statement involved)."""
         try:
-            return self.dialect.open_pool()
+            return call()
         except DatabaseError:
             raise
         except Exception as exc:
@@ -340,14 +344,7 @@ class Database:
             self._pool.close()
 
     def _acquire(self) -> Any:
-        try:
-            return self.pool.acquire()
-        except DatabaseError:
-            raise
-        except Exception as exc:
-            if self.dialect.is_driver_error(exc):
-                raise self.dialect.translate(exc, None) from exc
-            raise
+        return self._translating(self.pool.acquire)
 
     def _reset(self, raw: Any) -> bool:
         """Roll back whatever the connection was doing; False if it could not."""
