@@ -35,6 +35,7 @@ from jobu.store import Store
 from tests.conftest import spec_url
 from tests.servers import wait_until
 from tests.support.notify import NotifySocket
+from tests.support.processes import DaemonProcess
 from tests.support.proxy import TcpProxy
 
 pytestmark = pytest.mark.acceptance
@@ -50,29 +51,10 @@ DISPATCHED = re.compile(r"cron (\S+): tick (\S+ \S+) UTC dispatched as execution
 
 # --- running dispatchers ------------------------------------------------------------------
 
-@dataclass
-class DispatcherProcess:
+class DispatcherProcess(DaemonProcess):
     """One `jobu dispatcher` subprocess and where its output goes."""
 
-    process: subprocess.Popen
-    log_path: Path
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    @property
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def wait_exit(self, timeout: float) -> int:
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"jobu dispatcher {self.pid} did not exit within {timeout} s\n{self.log}")
+    command = "dispatcher"
 
 
 @dataclass

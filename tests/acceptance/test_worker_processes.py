@@ -31,6 +31,7 @@ from jobu.store import Store
 from tests.conftest import spec_url
 from tests.servers import wait_until
 from tests.support.notify import NotifySocket
+from tests.support.processes import DaemonProcess
 from tests.support.proxy import TcpProxy
 
 pytestmark = pytest.mark.acceptance
@@ -49,38 +50,10 @@ FAST = {"pool_size": 4, "poll_interval_seconds": 0.2, "lease_seconds": 5,
 
 # --- running workers ------------------------------------------------------------------------
 
-@dataclass
-class WorkerProcess:
+class WorkerProcess(DaemonProcess):
     """One `jobu worker` subprocess and where its output goes."""
 
-    process: subprocess.Popen
-    log_path: Path
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    @property
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def signal(self, signum: int) -> None:
-        self.process.send_signal(signum)
-
-    def wait_exit(self, timeout: float) -> int:
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"jobu worker {self.pid} did not exit within {timeout} s\n{self.log}")
-
-    def stop(self, timeout: float = 30) -> int:
-        """SIGTERM, and the exit code once it has drained."""
-        if self.alive():
-            self.signal(signal.SIGTERM)
-        return self.wait_exit(timeout)
+    command = "worker"
 
 
 @dataclass
