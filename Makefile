@@ -63,10 +63,7 @@ run: $(VENV)/.jobu-installed
 servers:
 	@bash packaging/test-env.sh
 
-# import-linter cannot build its graph when a root package named in setup.cfg is absent, and git
-# keeps no empty directories: until admin/ and handlers/ hold committed files, make them here.
 lint: $(VENV)/.jobu-installed
-	@mkdir -p admin handlers
 	@status=0; \
 	echo "ruff check ."; $(VENV)/bin/ruff check . || status=1; \
 	echo "lint-imports"; $(VENV)/bin/lint-imports --no-cache --no-logo || status=1; \
