@@ -13,9 +13,7 @@ give its 200+ ticks in that time.
 from __future__ import annotations
 
 import math
-import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -35,14 +33,13 @@ from jobu.store import Store
 from tests.conftest import spec_url
 from tests.servers import wait_until
 from tests.support.notify import NotifySocket
-from tests.support.processes import DaemonProcess
+from tests.support.processes import DaemonProcess, daemon_environment
 from tests.support.proxy import TcpProxy
 
 pytestmark = pytest.mark.acceptance
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
-SHIPPED_CONFIG = REPO / "etc" / "jobu"
 JOBU = Path(sys.executable).parent / "jobu"
 #: The application_name the PostgreSQL connections of the dispatcher under test carry.
 APP_NAME = "jobu-dispatcher-under-test"
@@ -69,17 +66,8 @@ class Site:
     dispatchers: list[DispatcherProcess] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.config_dir = self.tmp_path / "etc-jobu"
-        self.config_dir.mkdir()
-        for shipped in SHIPPED_CONFIG.glob("*.yaml"):
-            shutil.copy(shipped, self.config_dir / shipped.name)
+        self.config_dir, self.env = daemon_environment(self.tmp_path, self.database_url)
         self.write_dispatcher_yaml()
-        state_dir = self.tmp_path / "var-lib-jobu"
-        state_dir.mkdir()
-        self.env = {key: value for key, value in os.environ.items()
-                    if not key.startswith(("JOBU_", "NOTIFY_SOCKET", "WATCHDOG_"))}
-        self.env.update(JOBU_CONFIG_DIR=str(self.config_dir), JOBU_STATE_DIR=str(state_dir),
-                        JOBU_DATABASE_URL=self.database_url, PYTHONUNBUFFERED="1")
 
     def write_dispatcher_yaml(self, **settings: Any) -> None:
         values = {"min_cron_interval_seconds": 1, "poll_interval_seconds": 1, **settings}

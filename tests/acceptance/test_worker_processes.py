@@ -10,9 +10,7 @@ prints.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -31,13 +29,12 @@ from jobu.store import Store
 from tests.conftest import spec_url
 from tests.servers import wait_until
 from tests.support.notify import NotifySocket
-from tests.support.processes import DaemonProcess
+from tests.support.processes import DaemonProcess, daemon_environment
 from tests.support.proxy import TcpProxy
 
 pytestmark = pytest.mark.acceptance
 
 REPO = Path(__file__).resolve().parents[2]
-SHIPPED_CONFIG = REPO / "etc" / "jobu"
 TREES = REPO / "tests" / "support" / "handler_trees"
 GOOD = TREES / "good"
 JOBU = Path(sys.executable).parent / "jobu"
@@ -68,16 +65,7 @@ class Site:
     workers: list[WorkerProcess] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.config_dir = self.tmp_path / "etc-jobu"
-        self.config_dir.mkdir()
-        for shipped in SHIPPED_CONFIG.glob("*.yaml"):
-            shutil.copy(shipped, self.config_dir / shipped.name)
-        state_dir = self.tmp_path / "var-lib-jobu"
-        state_dir.mkdir()
-        self.env = {key: value for key, value in os.environ.items()
-                    if not key.startswith(("JOBU_", "NOTIFY_SOCKET", "WATCHDOG_"))}
-        self.env.update(JOBU_CONFIG_DIR=str(self.config_dir), JOBU_STATE_DIR=str(state_dir),
-                        JOBU_DATABASE_URL=self.database_url, PYTHONUNBUFFERED="1")
+        self.config_dir, self.env = daemon_environment(self.tmp_path, self.database_url)
 
     def write_worker_yaml(self, name: str = "worker.yaml", **settings: Any) -> Path:
         path = self.config_dir / name
