@@ -33,14 +33,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import quote, urlsplit
 
 import yaml
+from benchdb import fresh_database
 
 from jobu.clock import FakeClock
 from jobu.configschema import DispatcherConfig
@@ -51,57 +48,7 @@ from jobu.store.queries import load_queries
 
 REPO = Path(__file__).resolve().parents[1]
 JOBU = Path(sys.executable).parent / "jobu"
-POSTGRES_URL = os.environ.get("JOBU_BENCH_POSTGRES_URL",
-                              "postgresql://jobu_test:jobu_test@127.0.0.1:5432/jobu_test")
-MYSQL_URL = os.environ.get("JOBU_BENCH_MYSQL_URL",
-                           "mysql://jobu_test:jobu_test@127.0.0.1:3306/jobu_test")
 PASS_SCHEDULES = ["* * * * *", "*/5 * * * *", "*/10 * * * *", "*/15 * * * *", "0 * * * *"]
-
-
-# --- fresh databases ----------------------------------------------------------------------
-
-
-@contextmanager
-def fresh_database(dialect: str, folder: Path) -> Iterator[tuple[DatabaseSpec, str]]:
-    """A new empty database: its spec and the URL a `jobu` process is given."""
-    label = f"bench_{uuid.uuid4().hex[:10]}"
-    if dialect == "sqlite":
-        path = folder / f"{label}.db"
-        yield DatabaseSpec(name="jobs", driver="sqlite", path=str(path)), f"sqlite:///{path}"
-        return
-    url = POSTGRES_URL if dialect == "postgres" else MYSQL_URL
-    parts = urlsplit(url)
-    base = DatabaseSpec(name="jobs", driver=dialect, host=parts.hostname, port=parts.port,
-                        user=parts.username, password=parts.password,
-                        dbname=parts.path.lstrip("/"), pool_size=8)
-    if dialect == "postgres":
-        import psycopg
-        admin = psycopg.connect(host=base.host, port=base.port, user=base.user,
-                                password=base.password, dbname=base.dbname, autocommit=True)
-        admin.execute(f"CREATE SCHEMA {label}")
-        search_path = f"-c search_path={label}"
-        spec = DatabaseSpec(**{**base.__dict__, "options": {"options": search_path}})
-        try:
-            yield spec, f"{url}?options={quote(search_path)}"
-        finally:
-            admin.execute(f"DROP SCHEMA {label} CASCADE")
-            admin.close()
-        return
-    import pymysql
-    admin = pymysql.connect(host=base.host, port=base.port, user=base.user,
-                            password=base.password, autocommit=True)
-    with admin.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE {label}")
-    try:
-        yield DatabaseSpec(**{**base.__dict__, "dbname": label}), \
-            url.rsplit("/", 1)[0] + f"/{label}"
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE {label}")
-        admin.close()
-
-
-# --- 1. tick lateness ---------------------------------------------------------------------
 
 
 def lateness(dialect: str, spec: DatabaseSpec, url: str, folder: Path, seconds: float,

@@ -48,70 +48,21 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
 
 import yaml
+from benchdb import fresh_database
 
 from jobu.model import DatabaseSpec, NewExecution
 from jobu.store import Store, open_store
 
 REPO = Path(__file__).resolve().parents[1]
 JOBU = Path(sys.executable).parent / "jobu"
-POSTGRES_URL = os.environ.get("JOBU_BENCH_POSTGRES_URL",
-                              "postgresql://jobu_test:jobu_test@127.0.0.1:5432/jobu_test")
-MYSQL_URL = os.environ.get("JOBU_BENCH_MYSQL_URL",
-                           "mysql://jobu_test:jobu_test@127.0.0.1:3306/jobu_test")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-
-
-# --- fresh databases ----------------------------------------------------------------------
-
-
-@contextmanager
-def fresh_database(dialect: str, folder: Path) -> Iterator[tuple[DatabaseSpec, str]]:
-    """A new empty database: its spec and the URL a `jobu` process is given."""
-    label = f"bench_{uuid.uuid4().hex[:10]}"
-    if dialect == "sqlite":
-        path = folder / f"{label}.db"
-        yield (DatabaseSpec(name="jobs", driver="sqlite", path=str(path), pool_size=20,
-                            busy_timeout_seconds=30), f"sqlite:///{path}")
-        return
-    url = POSTGRES_URL if dialect == "postgres" else MYSQL_URL
-    parts = urlsplit(url)
-    base = DatabaseSpec(name="jobs", driver=dialect, host=parts.hostname, port=parts.port,
-                        user=parts.username, password=parts.password,
-                        dbname=parts.path.lstrip("/"), pool_size=20)
-    if dialect == "postgres":
-        import psycopg
-        admin = psycopg.connect(host=base.host, port=base.port, user=base.user,
-                                password=base.password, dbname=base.dbname, autocommit=True)
-        admin.execute(f"CREATE SCHEMA {label}")
-        search_path = f"-c search_path={label}"
-        try:
-            yield (DatabaseSpec(**{**base.__dict__, "options": {"options": search_path}}),
-                   f"{url}?options={quote(search_path)}")
-        finally:
-            admin.execute(f"DROP SCHEMA {label} CASCADE")
-            admin.close()
-        return
-    import pymysql
-    admin = pymysql.connect(host=base.host, port=base.port, user=base.user,
-                            password=base.password, autocommit=True)
-    with admin.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE {label}")
-    try:
-        yield (DatabaseSpec(**{**base.__dict__, "dbname": label}),
-               url.rsplit("/", 1)[0] + f"/{label}")
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE {label}")
-        admin.close()
 
 
 def fill(store: Store, count: int) -> None:
@@ -411,7 +362,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         for dialect in args.databases.split(","):
-            with fresh_database(dialect, folder) as (spec, url):
+            with fresh_database(dialect, folder, pool_size=20,
+                                busy_timeout_seconds=30) as (spec, url):
                 store = open_store(spec)
                 store.migrate()
                 try:
