@@ -41,6 +41,15 @@ class Status(str, enum.Enum):
 ACTIVE_STATUSES = frozenset({Status.PENDING, Status.RUNNING, Status.RETRY})
 
 
+class OutcomeKind(enum.StrEnum):
+    """How an attempt ends, which decides what the store writes for it."""
+
+    SUCCESS = "success"  # SUCCESS, with the handler's result
+    RETRY = "retry"      # the attempt failed (FAILED/TIMEOUT) and the execution runs again later
+    FAIL = "fail"        # the execution ends FAILED, TIMEOUT or CANCELLED
+    RELEASE = "release"  # handed back unfinished, not counted (worker shutdown)
+
+
 class ParamSource(str, enum.Enum):
     """Where an execution came from."""
 

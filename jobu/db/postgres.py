@@ -187,8 +187,8 @@ class PostgresDialect:
         return value
 
     def parse_time(self, value: Any) -> datetime | None:
-        if value is None:
-            return None
+        if value is None or value.tzinfo is UTC:
+            return value
         return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
     def insert_id(self, cursor: Any, rows: list[tuple]) -> int | None:

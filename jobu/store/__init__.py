@@ -8,9 +8,19 @@ from __future__ import annotations
 
 from jobu.db import open_database
 from jobu.model import DatabaseSpec
-from jobu.store.store import CronOutlook, LeaseRenewal, Rescue, Store, TickRecord
+from jobu.store.store import (
+    ClaimRequest,
+    CronOutlook,
+    FinishedAttempt,
+    FinishReport,
+    LeaseRenewal,
+    Rescue,
+    Store,
+    TickRecord,
+)
 
-__all__ = ["CronOutlook", "LeaseRenewal", "Rescue", "Store", "TickRecord", "open_store"]
+__all__ = ["ClaimRequest", "CronOutlook", "FinishReport", "FinishedAttempt", "LeaseRenewal",
+           "Rescue", "Store", "TickRecord", "open_store"]
 
 
 def open_store(spec: DatabaseSpec) -> Store:

@@ -16,10 +16,14 @@ move through leases, backoffs and retention without sleeping.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import itertools
+import json
 import math
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +47,7 @@ from jobu.model import (
     ExecutionFilter,
     ExecutionPage,
     NewExecution,
+    OutcomeKind,
     Status,
     WorkerInfo,
 )
@@ -53,6 +58,68 @@ from jobu.store.queries import load_queries
 
 #: Statuses an execution may end an attempt with for good.
 FAILURE_STATUSES = (Status.FAILED, Status.TIMEOUT, Status.CANCELLED)
+
+#: Executions per multi-row INSERT statement, and at most this much JSON for them (far
+#: below MySQL's max_allowed_packet; a single bigger row goes in a statement of its own).
+INSERT_BATCH_ROWS = 1000
+INSERT_BATCH_CHARS = 2_000_000
+#: Executions per transaction of execution_insert_bulk (`jobu enqueue --count`).
+BULK_TRANSACTION_ROWS = 10_000
+#: On SQLite, execution_insert_bulk pauses between two transactions for this share of
+#: the time the last one took, at most SQLITE_BULK_PAUSE_MAX_SECONDS. A daemon waiting
+#: for the write lock retries ever less often (SQLite's busy handler: 1, 2, 5 … 25 ms apart
+#: in the first 0.1 s, then up to 100 ms), so a pause in that proportion lets it in.
+SQLITE_BULK_PAUSE_SHARE = 0.25
+SQLITE_BULK_PAUSE_MAX_SECONDS = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class ClaimRequest:
+    """A claim to make in the same transaction as a batch of outcomes (execution_finish_many)."""
+
+    worker_id: str
+    queues: Sequence[str]
+    limit: int
+    lease_seconds: float
+
+
+@dataclasses.dataclass(frozen=True)
+class FinishedAttempt:
+    """The outcome of one attempt, as the worker writes it (execution_finish_many).
+
+    `status` is SUCCESS for a success; for a retry, the status the failed attempt is
+    recorded with (FAILED or TIMEOUT; the execution becomes RETRY); for a failure, the
+    execution's final status (FAILED, TIMEOUT or CANCELLED). A release ignores it: the
+    execution goes back to PENDING, or to RETRY when an earlier attempt failed.
+    """
+
+    execution_id: int
+    lease_token: str
+    kind: OutcomeKind
+    status: Status
+    #: The handler's result (success only), JSON-serialisable.
+    result: Any = None
+    error_message: str | None = None
+    traceback: str | None = None
+    #: How long a retry waits before it may run.
+    delay_seconds: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class FinishReport:
+    """What execution_finish_many did. Every attempt it was given is in exactly one set."""
+
+    #: Outcomes this call wrote.
+    written: frozenset[int]
+    #: Outcomes fenced out because they were already there: the row still carries the
+    #: attempt's token but is no longer RUNNING, so an earlier commit of this outcome landed
+    #: although its acknowledgement was lost. Not a lost lease.
+    already_written: frozenset[int]
+    #: Outcomes fenced out because the attempt no longer owns the row: its lease expired and
+    #: it was rescued (or taken by another attempt since), or the row is gone.
+    lost: frozenset[int]
+    #: The executions claimed by the request made with the outcomes, in claim order.
+    claimed: list[Execution]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,6 +199,11 @@ class Store(DecisionLogMethods):
             names = ", ".join(m.label for m in pending)
             raise SchemaError(f"the database lacks migrations {names}; run `jobu migrate`",
                               database=self.database.name)
+
+    def query(self, name: str) -> str:
+        """The SQL of one of this dialect's named queries, for a connection the store does
+        not manage (the MySQL worker's runnable probe)."""
+        return self._q[name]
 
     def database_now(self) -> datetime:
         """The database's clock, which leases are measured by."""
@@ -218,16 +290,49 @@ class Store(DecisionLogMethods):
             "id": job_id, "last_tick_at": last_tick_at, "next_tick_at": next_tick_at}))
         return changed > 0
 
-    def cron_due(self, now: datetime, limit: int = 500) -> list[CronJob]:
+    def cron_due(self, now: datetime, limit: int = 500, *,
+                 known: Mapping[int, CronJob] | None = None) -> list[CronJob]:
         """Enabled crons whose planned tick is at or before `now`, and unplanned ones.
 
         Unplanned crons (next_tick_at NULL: new, or changed since) come first, then
         by planned tick. `now` is the dispatcher's clock, which its ticks are
         computed by.
+
+        `known` holds the crons the caller read before (by id), such as a
+        dispatcher's last pass. A due cron whose version and updated_at still match
+        its known copy is not read again: the copy is returned with the cron's
+        current last and next tick, which are the only fields that change without a
+        new version. At the top of the hour over thousands of crons, that spares
+        the drivers most of the values (pure-Python drivers pay for each).
         """
-        found = self._read(lambda c: c.fetch_all(self._q["cron_due"],
-                                                 {"now": now, "limit": limit}))
-        return [rows.cron_from_row(row, self._time) for row in found]
+        params = {"now": now, "limit": limit}
+        if known is None:
+            found = self._read(lambda c: c.fetch_all(self._q["cron_due"], params))
+            return [rows.cron_from_row(row, self._time) for row in found]
+
+        def work(conn: Connection) -> tuple[list[rows.CronHead], set[int], list[dict[str, Any]]]:
+            heads = rows.cron_heads(conn.fetch_value(self._q["cron_due_heads"], params))
+            stale = {head.id for head in heads if (head.version, head.updated_at) != (
+                (held.version, held.updated_at) if (held := known.get(head.id)) else None)}
+            if not stale:
+                return heads, stale, []
+            return heads, stale, conn.fetch_all(self._q["cron_get_many"], {"ids": sorted(stale)})
+
+        heads, stale, found = self._read(work)
+        fresh = {row["id"]: rows.cron_from_row(row, self._time) for row in found}
+        due = []
+        for head in heads:
+            if head.id in fresh:
+                due.append(fresh[head.id])
+            elif head.id not in stale:
+                cron = known[head.id]
+                if (cron.last_tick_at, cron.next_tick_at) != (head.last_tick_at, head.next_tick_at):
+                    cron = copy.copy(cron)  # a tenth of dataclasses.replace's cost, same result
+                    object.__setattr__(cron, "last_tick_at", head.last_tick_at)
+                    object.__setattr__(cron, "next_tick_at", head.next_tick_at)
+                due.append(cron)
+            # else: deleted between the two reads
+        return due
 
     def cron_outlook(self) -> CronOutlook:
         """How many crons are enabled, how many are unplanned, and the first planned tick."""
@@ -254,31 +359,46 @@ class Store(DecisionLogMethods):
         for a row whose tick already had one). Crons are locked in id order, so
         dispatchers recording the same crons queue instead of deadlocking.
 
-        Every record must change the cron's last or next tick: MySQL counts a row
-        whose values stay the same as not updated, which would read as a lost race.
+        Set-based, so that 10,000 crons due in the same second are recorded within
+        it: one UPDATE locks the crons (in id order), applies the compare-and-set
+        and advances those that pass it, returning them (MySQL, without UPDATE …
+        RETURNING: a locking read, the comparison here, then the UPDATE); then one
+        multi-row INSERT per 1,000 rows adds their executions.
         """
         order = sorted(range(len(records)), key=lambda i: records[i].job_id)
+        ids = [records[i].job_id for i in order]
+        if len(set(ids)) != len(ids):
+            raise InvalidInputError("cron_record_ticks takes one record per cron")
+
+        def advance(conn: Connection, chosen: list[int]) -> list[dict[str, Any]]:
+            return conn.fetch_all(self._q["cron_advance_many"], {"now": now, "records": rows.batch(
+                rows.batch_row((r.job_id, r.version, rows.utc_text(r.previous_tick_at),
+                                rows.utc_text(r.last_tick_at), rows.utc_text(r.next_tick_at),
+                                r.disable)) for r in (records[i] for i in chosen))})
 
         def work(conn: Connection) -> list[list[int | None] | None]:
             results: list[list[int | None] | None] = [None] * len(records)
-            runnable: set[str] = set()
-            for index in order:
-                record = records[index]
-                if not conn.execute(self._q["cron_advance"], {
-                        "id": record.job_id, "version": record.version,
-                        "previous_tick_at": record.previous_tick_at,
-                        "last_tick_at": record.last_tick_at,
-                        "next_tick_at": record.next_tick_at, "disable": record.disable,
-                        "now": now}):
-                    continue
-                ids = [self._insert(conn, new, now) for new in record.executions]
-                runnable |= {new.queue for new, i in zip(record.executions, ids, strict=True)
-                             if i is not None and new.status.is_runnable}
-                if record.disable:
-                    self._notify(conn, CRONS_CHANNEL, record.name)
-                results[index] = ids
-            for queue in sorted(runnable):
-                self._notify(conn, EXECUTIONS_CHANNEL, queue)
+            if not records:
+                return results
+            if self.database.dialect.update_returning:
+                advanced = {row["id"] for row in advance(conn, order)}
+                won = [i for i in order if records[i].job_id in advanced]
+            else:
+                current = {row["id"]: (row["version"], self._time(row["last_tick_at"]))
+                           for row in conn.fetch_all(self._q["cron_lock_many"], {"ids": ids})}
+                won = [i for i in order if current.get(records[i].job_id)
+                       == (records[i].version, records[i].previous_tick_at)]
+                if won:
+                    advance(conn, won)
+            if not won:
+                return results
+            news = [new for i in won for new in records[i].executions]
+            inserted = iter(self._insert_rows(conn, news, now))
+            for i in won:
+                results[i] = [next(inserted) for _ in records[i].executions]
+                if records[i].disable:
+                    self._notify(conn, CRONS_CHANNEL, records[i].name)
+            self._notify_runnable(conn, news, [eid for i in won for eid in results[i]])
             return results
         return self._write(work)
 
@@ -312,27 +432,111 @@ class Store(DecisionLogMethods):
 
     def execution_insert_many(self, news: Sequence[NewExecution],
                               now: datetime | None = None) -> list[int | None]:
-        """Insert several executions in one transaction (all or none)."""
+        """Insert several executions in one transaction (all or none).
+
+        Returns their ids in the order given, None for one whose tick or dedupe key
+        already had a row (nothing is inserted for it). Rows go in by multi-row
+        INSERTs of up to INSERT_BATCH_ROWS; PostgreSQL's workers of each queue that
+        got a runnable row are woken when the transaction commits.
+        """
+        news = list(news)  # read more than once, and again if the transaction is retried
+
         def work(conn: Connection) -> list[int | None]:
-            ids = [self._insert(conn, new, now) for new in news]
-            runnable = {new.queue for new, i in zip(news, ids, strict=True)
-                        if i is not None and new.status.is_runnable}
-            for queue in sorted(runnable):
-                self._notify(conn, EXECUTIONS_CHANNEL, queue)
+            ids = self._insert_rows(conn, news, now)
+            self._notify_runnable(conn, news, ids)
             return ids
         return self._write(work)
 
-    def _insert(self, conn: Connection, new: NewExecution, now: datetime | None) -> int | None:
-        return conn.insert(self._q["execution_insert"], {
-            "job_id": new.job_id, "handler_name": new.handler_name,
-            "params": rows.to_json(new.params, "params"), "param_source": str(new.param_source),
-            "scheduled_time": new.scheduled_time, "status": str(new.status),
-            "max_retry": new.max_retry, "retry_backoff_seconds": new.retry_backoff_seconds,
-            "timeout_seconds": new.timeout_seconds, "run_after": new.run_after,
-            "priority": new.priority, "queue": new.queue, "isolation": str(new.isolation),
-            "dedupe_key": new.dedupe_key, "error_message": new.error_message,
-            "final": new.status.is_final, "now": now,
-        })
+    def execution_insert_bulk(self, news: Iterable[NewExecution], now: datetime | None = None,
+                              *, per_transaction: int = BULK_TRANSACTION_ROWS
+                              ) -> Iterator[list[int | None]]:
+        """Insert any number of executions, `per_transaction` of them per transaction.
+
+        Yields the ids of each transaction (as execution_insert_many returns them)
+        once it has committed. NOT all or nothing: when one transaction fails, the
+        ones before it stay committed. In exchange no transaction holds SQLite's
+        one write lock for long, and on SQLite the insert pauses between
+        transactions (SQLITE_BULK_PAUSE_SHARE), so that the daemons waiting for
+        that lock get it.
+        """
+        if per_transaction < 1:
+            raise InvalidInputError(f"per_transaction must be at least 1, got {per_transaction}")
+        remaining = iter(news)
+        pause = 0.0
+        while chunk := list(itertools.islice(remaining, per_transaction)):
+            time.sleep(pause)
+            started = time.monotonic()
+            ids = self.execution_insert_many(chunk, now)
+            if self.dialect == "sqlite":
+                pause = min(SQLITE_BULK_PAUSE_MAX_SECONDS,
+                            SQLITE_BULK_PAUSE_SHARE * (time.monotonic() - started))
+            yield ids
+
+    def _insert_rows(self, conn: Connection, news: Sequence[NewExecution],
+                     now: datetime | None) -> list[int | None]:
+        """Insert `news` by multi-row INSERTs; their ids in order, None for a duplicate.
+
+        Built for a million rows: a bulk enqueue repeats one object, which is encoded
+        once, and the per-row work is left to C (map, slicing) where it can be.
+        """
+        encoded: dict[int, str] = {}
+        for new in {id(new): new for new in news}.values():
+            encoded[id(new)] = rows.execution_batch_row(new)
+        texts = list(map(encoded.__getitem__, map(id, news)))
+        if max(map(len, encoded.values()), default=0) * INSERT_BATCH_ROWS <= INSERT_BATCH_CHARS:
+            batches = [texts[i:i + INSERT_BATCH_ROWS]
+                       for i in range(0, len(texts), INSERT_BATCH_ROWS)]
+        else:
+            batches = _batches_by_size(texts)
+        ids: list[int | None] = []
+        for batch in batches:
+            ids += self._insert_batch(conn, batch, now)
+        return ids
+
+    def _insert_batch(self, conn: Connection, texts: list[str],
+                      now: datetime | None) -> list[int | None]:
+        """One multi-row INSERT (see execution_insert_batch); the ids of its rows in order.
+
+        The dialects tell which row got which id in three ways. PostgreSQL returns
+        the ids in the rows' order. SQLite has one writer, so the transaction can
+        number the rows itself: all went in when the count says so, else the ids
+        still free in that range are the duplicates. MySQL, which has no INSERT …
+        RETURNING, marks the new rows and reads the marks back (one row needs no mark:
+        LAST_INSERT_ID() is its id).
+        """
+        params: dict[str, Any] = {"rows": rows.batch(texts), "now": now}
+        if self.dialect == "postgres":
+            return conn.fetch_value(self._q["execution_insert_batch"], params)
+        if self.dialect == "sqlite":
+            first = params["first_id"] = conn.fetch_value(self._q["execution_next_id"])
+            wanted = range(first, first + len(texts))
+            if conn.execute(self._q["execution_insert_batch"], params) == len(texts):
+                return list(wanted)
+            found = {row["id"] for row in conn.fetch_all(self._q["execution_ids_between"], {
+                "first_id": wanted.start, "last_id": wanted.stop - 1})}
+            return [i if i in found else None for i in wanted]
+        if len(texts) == 1:  # its id is LAST_INSERT_ID(), if it went in: no mark needed
+            return [conn.insert(self._q["execution_insert_batch"], {**params, "marker": None})]
+        marker = f"jobu-insert:{secrets.token_hex(8)}:"
+        first_id = conn.insert(self._q["execution_insert_batch"], {**params, "marker": marker})
+        found = [] if first_id is None else conn.fetch_all(
+            self._q["execution_insert_marked"], {"first_id": first_id, "pattern": marker + "%"})
+        if found:
+            conn.execute(self._q["execution_insert_unmark"], {"ids": [r["id"] for r in found]})
+        ids: list[int | None] = [None] * len(texts)
+        for row in found:
+            ids[int(row["lease_token"][len(marker):])] = row["id"]
+        return ids
+
+    def _notify_runnable(self, conn: Connection, news: Sequence[NewExecution],
+                         ids: Sequence[int | None]) -> None:
+        """Wake the workers of each queue that got a runnable execution (PostgreSQL)."""
+        if not self.database.dialect.supports_notify:
+            return
+        inserted = list(itertools.compress(news, ids))  # ids are None or positive
+        distinct = dict(zip(map(id, inserted), inserted, strict=True)).values()
+        for queue in sorted({new.queue for new in distinct if new.status.is_runnable}):
+            self._notify(conn, EXECUTIONS_CHANNEL, queue)
 
     def execution_get(self, execution_id: int) -> Execution:
         row = self._read(lambda c: c.fetch_one(self._q["execution_get"], {"id": execution_id}))
@@ -392,108 +596,222 @@ class Store(DecisionLogMethods):
 
         Each is RUNNING on `worker_id` with its attempt counted and a lease of
         `lease_seconds` from the database's clock. No two claims ever get the same
-        execution.
+        execution. Over several queues the order holds across them. A claim costs the
+        same however many rows wait: it walks the claim index of each queue in order.
         """
-        if limit <= 0:
+        params = self._claim_params(ClaimRequest(worker_id, tuple(queues), limit,
+                                                 lease_seconds), now)
+        if params is None:
             return []
-        params = {"worker_id": worker_id, "queues": tuple(queues), "limit": limit,
-                  "lease_token": secrets.token_hex(16), "lease_seconds": float(lease_seconds),
-                  "now": now}
+        return self._claimed(self._write(lambda conn: self._claim(conn, params)))
 
-        def work(conn: Connection) -> list[dict[str, Any]]:
-            if self.database.dialect.update_returning:
-                return conn.fetch_all(self._q["execution_claim"], params)
-            picked = [row["id"] for row in conn.fetch_all(self._q["execution_claim"], params)]
-            if not picked:
-                return []
-            conn.execute(self._q["execution_claim_mark"], {**params, "ids": picked})
-            return conn.fetch_all(self._q["execution_get_many"], {"ids": picked})
+    def _claim_params(self, request: ClaimRequest,
+                      now: datetime | None) -> dict[str, Any] | None:
+        """The parameters of a claim, with a new lease token; None if it can take nothing."""
+        queues = list(dict.fromkeys(request.queues))
+        if request.limit <= 0 or not queues:
+            return None
+        return {"worker_id": request.worker_id, "queues": queues, "limit": int(request.limit),
+                "lease_token": secrets.token_hex(16),
+                "lease_seconds": float(request.lease_seconds), "now": now}
 
-        claimed = [rows.execution_from_row(row, self._time) for row in self._write(work)]
+    def _claim(self, conn: Connection, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Claim in the caller's transaction; the rows taken, in no particular order.
+
+        The pick is always by queue equality, which is what lets it follow the claim
+        index instead of sorting every waiting row. With UPDATE … RETURNING (PostgreSQL,
+        SQLite) a claim is one statement, for one queue or several. MySQL locks the
+        best `limit` rows of each queue, keeps the best `limit` of them all and marks
+        those; the locks on the others end with the transaction.
+        """
+        queues = params["queues"]
+        if self.database.dialect.update_returning:
+            if len(queues) == 1:
+                return conn.fetch_all(self._q["execution_claim"], {**params, "queue": queues[0]})
+            return conn.fetch_all(self._q["execution_claim_queues"], params)
+        picked: list[dict[str, Any]] = []
+        for queue in queues:
+            picked += conn.fetch_all(self._q["execution_claim"], {**params, "queue": queue})
+        if len(queues) > 1:
+            picked.sort(key=lambda row: (-row["priority"], row["run_after"], row["id"]))
+            del picked[params["limit"]:]
+        if not picked:
+            return []
+        ids = [row["id"] for row in picked]
+        conn.execute(self._q["execution_claim_mark"], {**params, "ids": ids})
+        return conn.fetch_all(self._q["execution_get_many"], {"ids": ids})
+
+    def _claimed(self, found: list[dict[str, Any]]) -> list[Execution]:
+        claimed = [rows.execution_from_row(row, self._time) for row in found]
         claimed.sort(key=lambda e: (-e.priority, e.run_after, e.id))
         return claimed
+
+    def execution_finish_many(self, finished: Sequence[FinishedAttempt], *,
+                              claim: ClaimRequest | None = None,
+                              now: datetime | None = None) -> FinishReport:
+        """Write the outcomes of several attempts, then claim, all in one transaction.
+
+        The worker's group commit. Every SUCCESS is written by one statement; each
+        retry, failure or release by one of its own (and a retry or failure by one more,
+        the error row of its attempt, as execution_retry and execution_fail write).
+        Each write is fenced by the attempt's lease token. One read then sorts the
+        fenced-out attempts into those an earlier commit already wrote (the row keeps
+        the token but is no longer RUNNING: that commit's acknowledgement was lost) and
+        those whose lease was lost. `claim`, if given, claims as execution_claim does,
+        after the writes. All or nothing: InvalidInputError (a result that is not JSON,
+        an attempt given twice, a status that does not fit its kind) writes nothing.
+        """
+        tokens: dict[int, str] = {}
+        successes: list[list[Any]] = []
+        others: list[FinishedAttempt] = []
+        for attempt in sorted(finished, key=lambda a: a.execution_id):
+            if attempt.execution_id in tokens:
+                raise InvalidInputError(
+                    f"execution {attempt.execution_id} has two outcomes in one batch")
+            _check_outcome(attempt)
+            tokens[attempt.execution_id] = attempt.lease_token
+            if attempt.kind is OutcomeKind.SUCCESS:
+                successes.append([attempt.execution_id, attempt.lease_token,
+                                  rows.to_json(attempt.result, "the handler's result")])
+            else:
+                others.append(attempt)
+        claim_params = None if claim is None else self._claim_params(claim, now)
+
+        def work(conn: Connection) -> tuple[set[int], list[dict[str, Any]],
+                                            list[dict[str, Any]]]:
+            written = self._complete_many(conn, successes, now) if successes else set()
+            runnable = False
+            for attempt in others:
+                if self._write_outcome(conn, attempt, now):
+                    written.add(attempt.execution_id)
+                    runnable = runnable or attempt.kind is OutcomeKind.RELEASE or (
+                        attempt.kind is OutcomeKind.RETRY and attempt.delay_seconds <= 0)
+            if runnable:
+                self._notify(conn, EXECUTIONS_CHANNEL, "")
+            claimed = self._claim(conn, claim_params) if claim_params else []
+            fenced = [eid for eid in tokens if eid not in written]
+            states = conn.fetch_all(self._q["execution_finish_states"],
+                                    {"ids": fenced}) if fenced else []
+            return written, states, claimed
+
+        written, states, claimed = self._write(work)
+        already = {row["id"] for row in states if row["status"] != Status.RUNNING.value
+                   and row["lease_token"] == tokens[row["id"]]}
+        lost = set(tokens) - written - already
+        return FinishReport(frozenset(written), frozenset(already), frozenset(lost),
+                            self._claimed(claimed))
+
+    def _complete_many(self, conn: Connection, successes: list[list[Any]],
+                       now: datetime | None) -> set[int]:
+        """SUCCESS for [id, token, result JSON] entries, in one statement; the ids written."""
+        params = {"finished": json.dumps(successes), "now": now}
+        if self.database.dialect.update_returning:
+            return {row["id"] for row in conn.fetch_all(self._q["execution_complete_many"],
+                                                        params)}
+        # No RETURNING (MySQL): lock the rows first; what they hold then says what the
+        # update writes, since nothing else can change them before it.
+        tokens = {entry[0]: entry[1] for entry in successes}
+        states = conn.fetch_all(self._q["execution_finish_states"], {"ids": list(tokens)})
+        held = {row["id"] for row in states if row["status"] == Status.RUNNING.value
+                and row["lease_token"] == tokens[row["id"]]}
+        if held:
+            conn.execute(self._q["execution_complete_many"], params)
+        return held
+
+    def _write_outcome(self, conn: Connection, attempt: FinishedAttempt,
+                       now: datetime | None) -> bool:
+        """A retry, failure or release, with its attempt's error row; False if fenced out."""
+        params = {"id": attempt.execution_id, "lease_token": attempt.lease_token, "now": now}
+        if attempt.kind is OutcomeKind.RELEASE:
+            return conn.execute(self._q["execution_release"], params) > 0
+        message = attempt.error_message or ""
+        if attempt.kind is OutcomeKind.RETRY:
+            changed = conn.execute(self._q["execution_retry"], {
+                **params, "error_message": message,
+                "delay_seconds": float(attempt.delay_seconds)})
+        else:
+            changed = conn.execute(self._q["execution_finish_failed"], {
+                **params, "status": str(attempt.status), "error_message": message})
+        if changed:
+            conn.execute(self._q["execution_error_insert"], {
+                "execution_id": attempt.execution_id, "status": str(attempt.status),
+                "error_message": message, "traceback": attempt.traceback, "now": now})
+        return changed > 0
 
     def execution_complete(self, execution_id: int, lease_token: str, result: Any,
                            now: datetime | None = None) -> None:
         """SUCCESS with `result` (JSON-serialisable), if the lease is still held."""
-        self._fenced(execution_id, "execution_complete", lease_token, now,
-                     result=rows.to_json(result, "the handler's result"))
+        self._finish_alone(FinishedAttempt(execution_id, lease_token, OutcomeKind.SUCCESS,
+                                           Status.SUCCESS, result=result), now)
 
     def execution_fail(self, execution_id: int, lease_token: str, error_message: str,
                        traceback: str | None = None, status: Status = Status.FAILED,
                        now: datetime | None = None) -> None:
         """End the execution as FAILED, TIMEOUT or CANCELLED, and record why."""
-        if status not in FAILURE_STATUSES:
-            raise InvalidInputError(f"an execution cannot fail with status {status}")
-        self._fenced(execution_id, "execution_finish_failed", lease_token, now,
-                     status=str(status), error_message=error_message,
-                     _error=(status, error_message, traceback))
+        self._finish_alone(FinishedAttempt(execution_id, lease_token, OutcomeKind.FAIL, status,
+                                           error_message=error_message, traceback=traceback),
+                           now)
 
     def execution_retry(self, execution_id: int, lease_token: str, delay_seconds: float,
                         error_message: str, traceback: str | None = None,
                         attempt_status: Status = Status.FAILED,
                         now: datetime | None = None) -> None:
         """RETRY after `delay_seconds`; the attempt's error is recorded as `attempt_status`."""
-        self._fenced(execution_id, "execution_retry", lease_token, now,
-                     delay_seconds=float(delay_seconds), error_message=error_message,
-                     _error=(attempt_status, error_message, traceback))
+        self._finish_alone(FinishedAttempt(execution_id, lease_token, OutcomeKind.RETRY,
+                                           attempt_status, error_message=error_message,
+                                           traceback=traceback, delay_seconds=delay_seconds),
+                           now)
 
     def execution_release(self, execution_id: int, lease_token: str,
                           now: datetime | None = None) -> None:
         """Give an unfinished attempt back without counting it (worker shutdown)."""
-        self._fenced(execution_id, "execution_release", lease_token, now,
-                     _notify_channel=EXECUTIONS_CHANNEL)
+        self._finish_alone(FinishedAttempt(execution_id, lease_token, OutcomeKind.RELEASE,
+                                           Status.PENDING), now)
+
+    def _finish_alone(self, attempt: FinishedAttempt, now: datetime | None) -> None:
+        """One outcome, through execution_finish_many; LeaseLostError unless it wrote it."""
+        if attempt.execution_id not in self.execution_finish_many([attempt], now=now).written:
+            raise LeaseLostError(attempt.execution_id)
 
     def execution_progress(self, execution_id: int, lease_token: str, fraction: float,
                            note: str | None = None, now: datetime | None = None) -> None:
         if not 0.0 <= fraction <= 1.0:
             raise InvalidInputError(f"progress must be between 0 and 1, got {fraction}")
-        self._fenced(execution_id, "execution_progress", lease_token, now,
-                     progress=float(fraction), progress_note=note)
+        params = {"id": execution_id, "lease_token": lease_token, "progress": float(fraction),
+                  "progress_note": note, "now": now}
+        if not self._write(lambda c: c.execute(self._q["execution_progress"], params)):
+            raise LeaseLostError(execution_id)
 
     def _notify(self, conn: Connection, channel: str, payload: str) -> None:
         """Wake listening daemons when this transaction commits (PostgreSQL only)."""
         if self.database.dialect.supports_notify:
             conn.execute(self._q["notify"], {"channel": channel, "payload": payload})
 
-    def _fenced(self, execution_id: int, query: str, lease_token: str, now: datetime | None,
-                _error: tuple[Status, str, str | None] | None = None,
-                _notify_channel: str | None = None, **values: Any) -> None:
-        params = {"id": execution_id, "lease_token": lease_token, "now": now, **values}
-
-        def work(conn: Connection) -> int:
-            changed = conn.execute(self._q[query], params)
-            if changed and _error is not None:
-                status, message, traceback = _error
-                conn.execute(self._q["execution_error_insert"], {
-                    "execution_id": execution_id, "status": str(status),
-                    "error_message": message, "traceback": traceback, "now": now})
-            if changed and _notify_channel:
-                self._notify(conn, _notify_channel, "")
-            return changed
-
-        if not self._write(work):
-            raise LeaseLostError(execution_id)
-
     def execution_renew_leases(self, worker_id: str, held: Mapping[int, str],
                                lease_seconds: float,
                                now: datetime | None = None) -> LeaseRenewal:
-        """Extend the leases of everything `worker_id` runs; report lost and cancelled.
+        """Extend the leases `worker_id` holds, in one statement; report lost and cancelled.
 
-        `held` maps each execution id the worker runs to its lease token.
+        `held` maps each execution id the worker runs to its lease token. Only those
+        rows are renewed, each while it is RUNNING on this worker under that token. A
+        RUNNING row of this worker that it does not name (a claim that committed while
+        the worker saw an error, so it never started it) is not renewed: its lease
+        expires and a rescue takes it back.
         """
-        def work(conn: Connection) -> list[dict[str, Any]]:
-            conn.execute(self._q["execution_renew_leases"], {
-                "worker_id": worker_id, "lease_seconds": float(lease_seconds), "now": now})
-            if not held:
-                return []
-            return conn.fetch_all(self._q["execution_lease_states"], {"ids": list(held)})
+        if not held:
+            return LeaseRenewal(frozenset(), frozenset())
+        params = {"worker_id": worker_id, "lease_seconds": float(lease_seconds), "now": now,
+                  "held": json.dumps([[eid, token] for eid, token in held.items()])}
 
-        states = {row["id"]: row for row in self._write(work)}
-        lost = {eid for eid, token in held.items()
-                if eid not in states or states[eid]["status"] != Status.RUNNING.value
-                or states[eid]["lease_token"] != token or states[eid]["worker_id"] != worker_id}
-        cancel = {eid for eid, row in states.items() if row["cancel_requested"]} - lost
+        def work(conn: Connection) -> list[dict[str, Any]]:
+            if self.database.dialect.update_returning:
+                return conn.fetch_all(self._q["execution_renew_leases"], params)
+            conn.execute(self._q["execution_renew_leases"], params)
+            return conn.fetch_all(self._q["execution_lease_states"], params)
+
+        kept = self._write(work)
+        lost = set(held) - {row["id"] for row in kept}
+        cancel = {row["id"] for row in kept if row["cancel_requested"]}
         return LeaseRenewal(frozenset(lost), frozenset(cancel))
 
     # --- executions: operators and maintenance -------------------------------------
@@ -606,3 +924,37 @@ class Store(DecisionLogMethods):
 
 def _float(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def _batches_by_size(texts: list[str]) -> list[list[str]]:
+    """Batch rows of INSERT_BATCH_ROWS at most and INSERT_BATCH_CHARS of JSON at most."""
+    batches: list[list[str]] = []
+    batch: list[str] = []
+    size = 0
+    for text in texts:
+        if batch and (len(batch) == INSERT_BATCH_ROWS or size + len(text) > INSERT_BATCH_CHARS):
+            batches.append(batch)
+            batch, size = [], 0
+        batch.append(text)
+        size += len(text)
+    if batch:
+        batches.append(batch)
+    return batches
+
+
+#: The statuses an outcome of each kind may carry (a release's is not used).
+_OUTCOME_STATUSES = {
+    OutcomeKind.SUCCESS: (Status.SUCCESS,),
+    OutcomeKind.RETRY: FAILURE_STATUSES,
+    OutcomeKind.FAIL: FAILURE_STATUSES,
+}
+
+
+def _check_outcome(attempt: FinishedAttempt) -> None:
+    """InvalidInputError for an outcome whose status does not fit its kind."""
+    if not isinstance(attempt.kind, OutcomeKind):
+        raise InvalidInputError(f"an outcome's kind is an OutcomeKind, not {attempt.kind!r}")
+    allowed = _OUTCOME_STATUSES.get(attempt.kind)
+    if allowed is not None and attempt.status not in allowed:
+        raise InvalidInputError(f"an execution cannot end a {attempt.kind} outcome with "
+                                f"status {attempt.status}")

@@ -6,6 +6,8 @@ store's `now` parameters, never by sleeping.
 
 from __future__ import annotations
 
+import logging
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -222,6 +224,69 @@ def test_cron_record_ticks_can_disable_the_cron(store):
     assert (stored.last_tick_at, stored.next_tick_at, stored.updated_at) == (at(60), None, at(61))
 
 
+def test_racing_record_batches_skip_the_crons_that_changed_in_between(store):
+    """Two dispatchers planned the same due crons; some crons change before they record.
+
+    Each cron's tick is recorded once, by the first batch that still finds the cron as
+    it was planned; a cron edited, moved on, deleted or disabled in between records
+    nothing, and a batch's other crons are recorded all the same.
+    """
+    jobs = [store.cron_create(cron(f"c{n}"), now=T0) for n in range(8)]
+
+    def planned(crons):
+        return [tick(job, None, at(60), at(120), tick_row(job, 60)) for job in crons]
+    left, right = planned(jobs[:6]), planned(reversed(jobs))
+    store.cron_update("c1", priority=3)                 # edited: a new version
+    store.cron_mark_ticked(jobs[2].id, at(60), at(120))  # recorded by someone else
+    store.cron_delete("c3")
+    store.cron_set_enabled("c4", False)                 # disabled: a new version
+    done = store.cron_record_ticks(left, now=at(61))
+    assert [ids is not None for ids in done] == [True, False, False, False, False, True]
+    done = store.cron_record_ticks(right, now=at(62))   # c7, c6, …, c0
+    assert [ids is not None for ids in done] == [True, True] + [False] * 6
+    rows = store.execution_list(limit=100).items
+    assert sorted(e.cron_name for e in rows) == ["c0", "c5", "c6", "c7"]
+    assert {e.scheduled_time for e in rows} == {at(60)}
+    assert {e.created_at for e in rows if e.cron_name in ("c0", "c5")} == {at(61)}
+    assert store.cron_get("c1").last_tick_at is None and store.cron_get("c1").priority == 3
+    assert store.cron_get("c4").is_enabled is False
+
+
+def test_concurrent_record_batches_in_opposite_orders_record_each_tick_once(store, caplog):
+    """Batches over the same crons, given in opposite orders, from two threads at once:
+    the crons are locked in id order, so neither deadlocks, and each tick has one row."""
+    caplog.set_level(logging.DEBUG, logger="jobu.db")
+    jobs = [store.cron_create(cron(f"c{n:02d}"), now=T0) for n in range(40)]
+    failures: list[BaseException] = []
+    won: list[int] = []
+
+    def record(order, barrier, minute):
+        try:
+            records = [tick(store.cron_get_by_id(job.id), at(60 * (minute - 1)) if minute else None,
+                            at(60 * minute), at(60 * (minute + 1)), tick_row(job, 60 * minute))
+                       for job in order]
+            barrier.wait(timeout=30)
+            won.extend(1 for ids in store.cron_record_ticks(records) if ids is not None)
+        except BaseException as error:  # noqa: BLE001 - reported by the test below
+            failures.append(error)
+
+    for minute in range(5):
+        barrier = threading.Barrier(2)
+        threads = [threading.Thread(target=record, args=(order, barrier, minute))
+                   for order in (jobs, list(reversed(jobs)))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not failures, failures
+    assert sum(won) == 5 * len(jobs)
+    rows = store.execution_list(limit=1000).items
+    assert len(rows) == 5 * len(jobs)
+    assert len({(e.job_id, e.scheduled_time) for e in rows}) == len(rows)
+    # A deadlock would have been retried (Database.run) and gone unseen but for this line.
+    assert not [r for r in caplog.records if "transient conflict" in r.getMessage()]
+
+
 def test_execution_active_for_crons_gives_the_oldest_unfinished_one(store):
     a, b, c = (store.cron_create(cron(name)) for name in ("a", "b", "c"))
     store.execution_insert(tick_row(a, 0, Status.SKIPPED), now=at(0))
@@ -286,6 +351,77 @@ def test_insert_many_is_all_or_nothing(store):
     with pytest.raises(InvalidInputError, match="JSON"):
         store.execution_insert_many([NewExecution("noop"), NewExecution("noop", {"x": object()})])
     assert len(store.execution_list(limit=100).items) == 3
+
+
+def test_a_batch_insert_maps_every_row_to_its_id_across_statements(store, monkeypatch):
+    """Multi-row INSERTs give each row its own id, in order, and None to a duplicate."""
+    import jobu.store.store as store_module
+    monkeypatch.setattr(store_module, "INSERT_BATCH_ROWS", 7)  # many statements, odd edges
+    job = store.cron_create(cron())
+    taken_tick = store.execution_insert(tick_row(job, 0))
+    taken_key = store.execution_insert(NewExecution("noop", dedupe_key="k-0"))
+    news, duplicates = [], set()
+    for n in range(40):
+        if n % 5 == 0:  # a tick: the first one's row exists already; ticks 30.. come twice
+            duplicates |= {n} if n == 0 or n >= 30 else set()
+            news.append(tick_row(job, 0 if n == 0 else 60 * (n % 30)))
+        elif n % 5 == 1:  # a dedupe key per ten rows, each given twice; k-0 exists already
+            duplicates |= {n} if n < 10 or n % 10 == 6 else set()
+            news.append(NewExecution("noop", {"n": n}, dedupe_key=f"k-{n // 10}"))
+        else:  # a plain row never clashes
+            news.append(NewExecution("noop", {"n": n}, priority=n))
+    ids = store.execution_insert_many(news)
+    assert [n for n, i in enumerate(ids) if i is None] == sorted(duplicates)
+    inserted = [i for i in ids if i is not None]
+    assert len(set(inserted)) == len(inserted) and taken_tick not in inserted
+    assert taken_key not in inserted
+    for new, execution_id in zip(news, ids, strict=True):
+        if execution_id is None:
+            continue
+        row = store.execution_get(execution_id)
+        assert (row.params, row.priority, row.job_id, row.dedupe_key, row.scheduled_time) == \
+            (new.params, new.priority, new.job_id, new.dedupe_key,
+             new.scheduled_time or row.scheduled_time)
+        assert row.lease_token is None and row.status is Status.PENDING
+    assert len(store.execution_list(limit=100).items) == 2 + len(inserted)
+
+
+def test_a_batch_insert_splits_by_size_too(store, monkeypatch):
+    import jobu.store.store as store_module
+    monkeypatch.setattr(store_module, "INSERT_BATCH_CHARS", 2000)
+    news = [NewExecution("noop", {"blob": "x" * (100 * (n % 7))}) for n in range(30)]
+    ids = store.execution_insert_many(news)
+    assert None not in ids and len(set(ids)) == 30
+    assert [store.execution_get(i).params for i in ids] == [new.params for new in news]
+
+
+def test_a_bulk_insert_commits_each_transaction_and_is_not_all_or_nothing(store):
+    new = NewExecution("noop")
+    batches = list(store.execution_insert_bulk(iter([new] * 10), per_transaction=4))
+    assert [len(b) for b in batches] == [4, 4, 2]
+    assert len({i for b in batches for i in b}) == 10
+    bad = [new] * 5 + [NewExecution("noop", {"x": object()})]
+    inserted = []
+    with pytest.raises(InvalidInputError, match="JSON"):
+        for batch in store.execution_insert_bulk(bad, per_transaction=4):
+            inserted += batch
+    assert len(inserted) == 4  # the first transaction stays; the second failed whole
+    assert len(store.execution_list(limit=100).items) == 14
+
+
+def test_cron_due_reads_again_only_the_crons_that_changed(store):
+    a, b, c, d = (store.cron_create(cron(name), now=T0) for name in ("a", "b", "c", "d"))
+    known = {job.id: job for job in store.cron_due(at(60))}
+    store.cron_mark_ticked(a.id, at(60), at(120))       # its ticks move: no new version
+    store.cron_update("b", priority=9)                   # a new version: read again
+    store.cron_delete("c")
+    due = store.cron_due(at(200), known=known)
+    assert [job.name for job in due] == ["b", "d", "a"]  # unplanned first, then by tick
+    assert due[0].priority == 9 and due[0].version == 2
+    assert due[1] is known[d.id]                         # as it was: not read again
+    assert (due[2].last_tick_at, due[2].next_tick_at) == (at(60), at(120))
+    assert due[2].spec == known[a.id].spec
+    assert store.cron_due(at(200), known=known) == store.cron_due(at(200))
 
 
 # --- claiming ------------------------------------------------------------------------
@@ -408,7 +544,8 @@ def test_release_hands_back_without_counting_the_attempt(store):
     store.execution_release(first.id, first.lease_token, now=at(1))
     released = store.execution_get(first.id)
     assert released.status is Status.PENDING and released.attempt == 0
-    assert released.worker_id is None and released.run_after == at(1)
+    # It keeps its place in line: its run_after is the one it had.
+    assert released.worker_id is None and released.run_after == T0
     second = claim_one(store, now=at(2))
     store.execution_retry(second.id, second.lease_token, 0, "boom", now=at(3))
     third = claim_one(store, now=at(3))
@@ -448,7 +585,8 @@ def test_renew_leases_extends_and_reports_lost_and_cancelled(store):
     assert renewal.lost == {c.id}
     assert renewal.cancel_requested == {b.id}
     assert store.execution_get(a.id).lease_expires_at == at(50)
-    assert store.execution_rescue_expired(now=at(45)) == []
+    # c was named with a token it does not hold: not renewed, so its lease ran out.
+    assert [r.execution_id for r in store.execution_rescue_expired(now=at(45))] == [c.id]
 
 
 def test_rescue_expired_leases(store):

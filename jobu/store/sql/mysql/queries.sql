@@ -1,6 +1,8 @@
 -- jobu's queries for MySQL 8 and MariaDB 10.6+. Every dialect defines the same names (a
--- test checks), and MySQL adds execution_claim_mark: it has no UPDATE … RETURNING, so a
--- claim selects with FOR UPDATE SKIP LOCKED, then updates, then reads the rows back.
+-- test checks), with these differences. MySQL has no UPDATE … RETURNING: a claim selects
+-- with FOR UPDATE SKIP LOCKED, then updates (execution_claim_mark), then reads the rows
+-- back, and a lease renewal reads what it renewed (execution_lease_states). MariaDB has no
+-- LATERAL join, so there is no execution_claim_queues: the store picks from each queue.
 -- `now` parameters are NULL in production, meaning the database clock (UTC_TIMESTAMP);
 -- tests pass a time. Parameters are %(name)s (PyMySQL); lists arrive as tuples.
 
@@ -80,6 +82,21 @@ WHERE is_enabled AND (next_tick_at IS NULL OR next_tick_at <= %(now)s)
 ORDER BY next_tick_at, id
 LIMIT %(limit)s;
 
+-- name: cron_due_heads
+-- cron_due, but only what tells whether a dispatcher's copy of a cron is current (version,
+-- updated_at) and the ticks that change without a new version, as ONE JSON array of
+-- [id, version, updated_at, last_tick_at, next_tick_at] (in no set order): at the top of
+-- the hour a dispatcher then reads one value per batch of due crons instead of all their
+-- columns.
+SELECT JSON_ARRAYAGG(JSON_ARRAY(id, version, updated_at, last_tick_at, next_tick_at)) AS heads
+FROM (SELECT id, version, updated_at, last_tick_at, next_tick_at FROM cron_jobs
+      WHERE is_enabled AND (next_tick_at IS NULL OR next_tick_at <= %(now)s)
+      ORDER BY next_tick_at, id
+      LIMIT %(limit)s) AS due;
+
+-- name: cron_get_many
+SELECT * FROM cron_jobs WHERE id IN %(ids)s;
+
 -- name: cron_outlook
 SELECT COUNT(*) AS enabled,
     COALESCE(SUM(CASE WHEN next_tick_at IS NULL THEN 1 ELSE 0 END), 0) AS unplanned
@@ -91,30 +108,78 @@ SELECT name, next_tick_at FROM cron_jobs
 WHERE is_enabled AND next_tick_at IS NOT NULL
 ORDER BY next_tick_at, id LIMIT 1;
 
--- name: cron_advance
--- Records a dispatcher's evaluation of a cron, only if the cron is still as that dispatcher
--- read it (same version, same last tick): this compare-and-set is what keeps two dispatchers
--- from recording the same ticks. `disable` ends a one-shot cron. <=> is MySQL's NULL-safe =.
-UPDATE cron_jobs SET last_tick_at = %(last_tick_at)s, next_tick_at = %(next_tick_at)s,
-    is_enabled = is_enabled AND NOT %(disable)s,
-    version = version + CASE WHEN %(disable)s THEN 1 ELSE 0 END,
-    updated_at = CASE WHEN %(disable)s THEN COALESCE(%(now)s, UTC_TIMESTAMP(6))
-                      ELSE updated_at END
-WHERE id = %(id)s AND version = %(version)s
-  AND last_tick_at <=> %(previous_tick_at)s;
+-- name: cron_lock_many
+-- Locks the crons a dispatcher pass is about to record, in id order (so that dispatchers
+-- recording the same crons queue instead of deadlocking), and reads them as they are now;
+-- the store compares each with the version and last tick the pass planned from (the
+-- compare-and-set that keeps two dispatchers from recording the same ticks). MySQL has no
+-- UPDATE … RETURNING to say which crons cron_advance_many changed, so this comes first.
+SELECT id, version, last_tick_at FROM cron_jobs
+WHERE id IN %(ids)s
+ORDER BY id
+FOR UPDATE;
 
--- name: execution_insert
--- One row per tick and per dedupe key: a duplicate inserts nothing and returns no id.
-INSERT INTO job_executions (job_id, handler_name, params, param_source, scheduled_time, status,
-    max_retry, retry_backoff_seconds, timeout_seconds, run_after, priority, queue, isolation,
-    dedupe_key, error_message, finished_at, created_at, updated_at)
-VALUES (%(job_id)s, %(handler_name)s, %(params)s, %(param_source)s,
-    COALESCE(%(scheduled_time)s, %(now)s, UTC_TIMESTAMP(6)), %(status)s, %(max_retry)s,
-    %(retry_backoff_seconds)s, %(timeout_seconds)s, COALESCE(%(run_after)s, %(now)s, UTC_TIMESTAMP(6)),
-    %(priority)s, %(queue)s, %(isolation)s, %(dedupe_key)s, %(error_message)s,
-    CASE WHEN %(final)s THEN COALESCE(%(now)s, UTC_TIMESTAMP(6)) END,
-    COALESCE(%(now)s, UTC_TIMESTAMP(6)), COALESCE(%(now)s, UTC_TIMESTAMP(6)))
-ON DUPLICATE KEY UPDATE id = id;
+-- name: cron_advance_many
+-- Records a dispatcher's evaluation of many crons in one statement: their last evaluated
+-- and next tick; `to_disable` ends a one-shot cron. `records` is JSON, [[id, version,
+-- previous_tick_at, last_tick_at, next_tick_at, disable], …] with UTC times, holding only
+-- the crons cron_lock_many found unchanged; the compare-and-set is repeated here all the
+-- same (<=> is MySQL's NULL-safe =). No assignment reads a column another one sets: a
+-- multi-table UPDATE does not promise their order.
+UPDATE cron_jobs c
+JOIN JSON_TABLE(%(records)s, '$[*]' COLUMNS (
+    id BIGINT PATH '$[0]', version INTEGER PATH '$[1]',
+    previous_tick_at DATETIME(6) PATH '$[2]', last_tick_at DATETIME(6) PATH '$[3]',
+    next_tick_at DATETIME(6) PATH '$[4]', to_disable BOOLEAN PATH '$[5]')) AS r
+  ON c.id = r.id AND c.version = r.version AND c.last_tick_at <=> r.previous_tick_at
+SET c.last_tick_at = r.last_tick_at, c.next_tick_at = r.next_tick_at,
+    c.is_enabled = c.is_enabled AND NOT r.to_disable,
+    c.version = c.version + CASE WHEN r.to_disable THEN 1 ELSE 0 END,
+    c.updated_at = CASE WHEN r.to_disable THEN COALESCE(%(now)s, UTC_TIMESTAMP(6))
+                        ELSE c.updated_at END;
+
+-- name: execution_insert_batch
+-- Many executions in one statement (jobu.store.rows explains batches; the fields of a row
+-- are rows.EXECUTION_BATCH_FIELDS, times UTC). A row whose tick (job_id, scheduled_time)
+-- or dedupe key already has one inserts nothing: one execution per tick and per key. MySQL
+-- has no INSERT … RETURNING, so each new row carries `marker` and its position n (from 0)
+-- in lease_token, which is otherwise empty until a claim: execution_insert_marked then
+-- reads the new ids back and execution_insert_unmark clears the marks, in the same
+-- transaction, so no other session ever sees them. A single row needs no mark (NULL):
+-- its id is LAST_INSERT_ID(), if it went in. JSON_TABLE's text columns are LONGTEXT
+-- so that a value too long for its column is refused by the INSERT (strict mode), never
+-- cut short or nulled on the way.
+INSERT INTO job_executions (job_id, handler_name, params, param_source, scheduled_time,
+    status, max_retry, retry_backoff_seconds, timeout_seconds, run_after, priority, queue,
+    isolation, dedupe_key, error_message, lease_token, finished_at, created_at, updated_at)
+SELECT r.job_id, r.handler_name, r.params, r.param_source,
+    COALESCE(r.scheduled_time, %(now)s, UTC_TIMESTAMP(6)), r.status, r.max_retry,
+    r.retry_backoff_seconds, r.timeout_seconds,
+    COALESCE(r.run_after, %(now)s, UTC_TIMESTAMP(6)), r.priority, r.queue, r.isolation,
+    r.dedupe_key, r.error_message, CONCAT(%(marker)s, r.n - 1),
+    CASE WHEN r.final THEN COALESCE(%(now)s, UTC_TIMESTAMP(6)) END,
+    COALESCE(%(now)s, UTC_TIMESTAMP(6)), COALESCE(%(now)s, UTC_TIMESTAMP(6))
+FROM JSON_TABLE(%(rows)s, '$[*]' COLUMNS (
+    n FOR ORDINALITY,
+    job_id BIGINT PATH '$[0]', handler_name LONGTEXT PATH '$[1]', params LONGTEXT PATH '$[2]',
+    param_source LONGTEXT PATH '$[3]', scheduled_time DATETIME(6) PATH '$[4]',
+    status LONGTEXT PATH '$[5]', max_retry BIGINT PATH '$[6]',
+    retry_backoff_seconds DOUBLE PATH '$[7]', timeout_seconds DOUBLE PATH '$[8]',
+    run_after DATETIME(6) PATH '$[9]', priority BIGINT PATH '$[10]', queue LONGTEXT PATH '$[11]',
+    isolation LONGTEXT PATH '$[12]', dedupe_key LONGTEXT PATH '$[13]',
+    error_message LONGTEXT PATH '$[14]', final BOOLEAN PATH '$[15]')) AS r
+ORDER BY r.n
+ON DUPLICATE KEY UPDATE id = job_executions.id;
+
+-- name: execution_insert_marked
+-- The rows execution_insert_batch just inserted, by their mark. Every one has an id at or
+-- after `first_id` (the first id that statement generated), so this reads a short range
+-- of the primary key.
+SELECT id, lease_token FROM job_executions
+WHERE id >= %(first_id)s AND lease_token LIKE %(pattern)s;
+
+-- name: execution_insert_unmark
+UPDATE job_executions SET lease_token = NULL WHERE id IN %(ids)s;
 
 -- name: execution_get
 SELECT e.*, c.name AS cron_name FROM job_executions e
@@ -129,14 +194,27 @@ SELECT e.*, c.name AS cron_name FROM job_executions e
 LEFT JOIN cron_jobs c ON c.id = e.job_id WHERE e.dedupe_key = %(dedupe_key)s;
 
 -- name: execution_claim
--- Locks up to `limit` runnable rows no other transaction holds; execution_claim_mark
--- then takes them, in the same transaction.
-SELECT id FROM job_executions
-WHERE status IN ('PENDING', 'RETRY') AND queue IN %(queues)s
+-- Locks up to `limit` runnable rows of one queue that no other transaction holds;
+-- execution_claim_mark then takes them, in the same transaction (for several queues, the
+-- store picks from each and takes the best). claim_queue is the queue of a runnable row
+-- (NULL once it runs or ends) and claim_rank is -priority (migration 0003), so the pick
+-- walks job_executions_claim (claim_queue, claim_rank, run_after, id) in claim order and
+-- stops after `limit` rows: InnoDB reads, and locks, only those, however many wait, and a
+-- concurrent claimer skips them and takes the next ones.
+SELECT id, priority, run_after FROM job_executions
+WHERE claim_queue = %(queue)s
   AND run_after <= COALESCE(%(now)s, UTC_TIMESTAMP(6))
-ORDER BY priority DESC, run_after, id
+ORDER BY claim_rank, run_after, id
 LIMIT %(limit)s
 FOR UPDATE SKIP LOCKED;
+
+-- name: execution_runnable_probe
+-- Is anything runnable in these queues? An idle worker's RunnableProbe asks this every few
+-- hundredths of a second on a connection of its own, in autocommit: one round trip and no
+-- lock, where a claim takes a transaction. It reads job_executions_claim only.
+SELECT 1 AS runnable FROM job_executions
+WHERE claim_queue IN %(queues)s AND run_after <= UTC_TIMESTAMP(6)
+LIMIT 1;
 
 -- name: execution_claim_mark
 UPDATE job_executions SET status = 'RUNNING', worker_id = %(worker_id)s,
@@ -147,11 +225,27 @@ UPDATE job_executions SET status = 'RUNNING', worker_id = %(worker_id)s,
     progress_note = NULL, updated_at = COALESCE(%(now)s, UTC_TIMESTAMP(6))
 WHERE id IN %(ids)s;
 
--- name: execution_complete
-UPDATE job_executions SET status = 'SUCCESS', result = %(result)s,
-    finished_at = COALESCE(%(now)s, UTC_TIMESTAMP(6)), lease_expires_at = NULL,
-    updated_at = COALESCE(%(now)s, UTC_TIMESTAMP(6))
-WHERE id = %(id)s AND lease_token = %(lease_token)s AND status = 'RUNNING';
+-- name: execution_complete_many
+-- SUCCESS for a batch of attempts in one statement (the worker's group commit).
+-- `finished` is JSON, [[id, lease_token, result as JSON text], …], read with JSON_TABLE;
+-- STRAIGHT_JOIN makes the JSON rows drive primary-key lookups (left alone, MariaDB may
+-- read every RUNNING row instead). Each row is fenced by its token; with no RETURNING,
+-- the store learns which rows will be written from execution_finish_states first.
+UPDATE JSON_TABLE(%(finished)s, '$[*]' COLUMNS (
+        id BIGINT PATH '$[0]', lease_token VARCHAR(64) PATH '$[1]',
+        result LONGTEXT PATH '$[2]')) AS d
+    STRAIGHT_JOIN job_executions e ON e.id = d.id AND e.lease_token = d.lease_token
+SET e.status = 'SUCCESS', e.result = d.result,
+    e.finished_at = COALESCE(%(now)s, UTC_TIMESTAMP(6)), e.lease_expires_at = NULL,
+    e.updated_at = COALESCE(%(now)s, UTC_TIMESTAMP(6))
+WHERE e.status = 'RUNNING';
+
+-- name: execution_finish_states
+-- The rows of a batch of outcomes, locked: read before execution_complete_many, it tells
+-- which rows that statement will write (RUNNING under the attempt's token); read after the
+-- writes, it tells an outcome an earlier commit already wrote (same token, no longer
+-- RUNNING: its acknowledgement was lost) from a lost lease.
+SELECT id, status, lease_token FROM job_executions WHERE id IN %(ids)s FOR UPDATE;
 
 -- name: execution_finish_failed
 -- Ends an attempt for good: FAILED, TIMEOUT or CANCELLED.
@@ -168,10 +262,10 @@ UPDATE job_executions SET status = 'RETRY', error_message = %(error_message)s,
 WHERE id = %(id)s AND lease_token = %(lease_token)s AND status = 'RUNNING';
 
 -- name: execution_release
--- Hands an unfinished attempt back without counting it (worker shutdown).
+-- Hands an unfinished attempt back without counting it (worker shutdown). Its run_after
+-- stays: it keeps its place in line, ahead of the backlog that came after it.
 UPDATE job_executions SET status = CASE WHEN attempt > 1 THEN 'RETRY' ELSE 'PENDING' END,
     attempt = attempt - 1, worker_id = NULL, lease_expires_at = NULL, started_at = NULL,
-    run_after = COALESCE(%(now)s, UTC_TIMESTAMP(6)),
     updated_at = COALESCE(%(now)s, UTC_TIMESTAMP(6))
 WHERE id = %(id)s AND lease_token = %(lease_token)s AND status = 'RUNNING';
 
@@ -192,13 +286,25 @@ FROM job_executions WHERE id = %(execution_id)s;
 SELECT * FROM execution_errors WHERE execution_id = %(execution_id)s ORDER BY attempt, id;
 
 -- name: execution_renew_leases
-UPDATE job_executions SET lease_expires_at = COALESCE(%(now)s, UTC_TIMESTAMP(6))
+-- Extends the leases the worker names, and only those: `held` is JSON, [[id, lease_token],
+-- …], and a row is renewed while it is RUNNING on this worker under that token. A row the
+-- worker does not name (a claim that committed while the worker saw an error) is left to
+-- expire and be rescued. execution_lease_states then lists the leases still held.
+UPDATE JSON_TABLE(%(held)s, '$[*]' COLUMNS (
+        id BIGINT PATH '$[0]', lease_token VARCHAR(64) PATH '$[1]')) AS h
+    STRAIGHT_JOIN job_executions e ON e.id = h.id AND e.lease_token = h.lease_token
+SET e.lease_expires_at = COALESCE(%(now)s, UTC_TIMESTAMP(6))
         + INTERVAL ROUND(%(lease_seconds)s * 1000000) MICROSECOND
-WHERE worker_id = %(worker_id)s AND status = 'RUNNING';
+WHERE e.status = 'RUNNING' AND e.worker_id = %(worker_id)s;
 
 -- name: execution_lease_states
-SELECT id, status, worker_id, lease_token, cancel_requested FROM job_executions
-WHERE id IN %(ids)s;
+-- After execution_renew_leases (MySQL has no UPDATE … RETURNING): the leases of `held`
+-- still held, and whether an operator asked to cancel them.
+SELECT e.id, e.cancel_requested
+FROM JSON_TABLE(%(held)s, '$[*]' COLUMNS (
+        id BIGINT PATH '$[0]', lease_token VARCHAR(64) PATH '$[1]')) AS h
+    STRAIGHT_JOIN job_executions e ON e.id = h.id AND e.lease_token = h.lease_token
+WHERE e.status = 'RUNNING' AND e.worker_id = %(worker_id)s;
 
 -- name: execution_expired
 -- Running rows whose lease ran out: their worker is gone. SKIP LOCKED lets several
@@ -211,8 +317,11 @@ LIMIT %(limit)s
 FOR UPDATE SKIP LOCKED;
 
 -- name: execution_rescue
+-- Takes back an attempt whose lease expired. run_after stays as it was, so a RETRY keeps its
+-- place in line instead of waiting behind every row queued since. The token is cleared: a
+-- late write of the lost attempt then reads as lost, not as an outcome already written.
 UPDATE job_executions SET status = %(status)s, error_message = %(error_message)s,
-    run_after = COALESCE(%(now)s, UTC_TIMESTAMP(6)), lease_expires_at = NULL,
+    lease_token = NULL, lease_expires_at = NULL,
     finished_at = CASE WHEN %(final)s THEN COALESCE(%(now)s, UTC_TIMESTAMP(6)) END,
     updated_at = COALESCE(%(now)s, UTC_TIMESTAMP(6))
 WHERE id = %(id)s AND lease_token = %(lease_token)s AND status = 'RUNNING';

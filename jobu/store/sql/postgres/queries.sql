@@ -82,6 +82,22 @@ WHERE is_enabled AND (next_tick_at IS NULL OR next_tick_at <= %(now)s)
 ORDER BY next_tick_at NULLS FIRST, id
 LIMIT %(limit)s;
 
+-- name: cron_due_heads
+-- cron_due, but only what tells whether a dispatcher's copy of a cron is current (version,
+-- updated_at) and the ticks that change without a new version, as ONE JSON array of
+-- [id, version, updated_at, last_tick_at, next_tick_at]: at the top of the hour a
+-- dispatcher then reads one value per batch of due crons instead of all their columns
+-- (psycopg's pure-Python build pays some microseconds for every value).
+SELECT json_agg(json_build_array(id, version, updated_at, last_tick_at, next_tick_at)
+                ORDER BY next_tick_at NULLS FIRST, id) AS heads
+FROM (SELECT id, version, updated_at, last_tick_at, next_tick_at FROM cron_jobs
+      WHERE is_enabled AND (next_tick_at IS NULL OR next_tick_at <= %(now)s)
+      ORDER BY next_tick_at NULLS FIRST, id
+      LIMIT %(limit)s) AS due;
+
+-- name: cron_get_many
+SELECT * FROM cron_jobs WHERE id = ANY(%(ids)s);
+
 -- name: cron_outlook
 SELECT COUNT(*) AS enabled,
     COALESCE(SUM(CASE WHEN next_tick_at IS NULL THEN 1 ELSE 0 END), 0) AS unplanned
@@ -93,31 +109,67 @@ SELECT name, next_tick_at FROM cron_jobs
 WHERE is_enabled AND next_tick_at IS NOT NULL
 ORDER BY next_tick_at, id LIMIT 1;
 
--- name: cron_advance
--- Records a dispatcher's evaluation of a cron, only if the cron is still as that dispatcher
--- read it (same version, same last tick): this compare-and-set is what keeps two dispatchers
--- from recording the same ticks. `disable` ends a one-shot cron.
-UPDATE cron_jobs SET last_tick_at = %(last_tick_at)s, next_tick_at = %(next_tick_at)s,
-    is_enabled = is_enabled AND NOT %(disable)s,
-    version = version + CASE WHEN %(disable)s THEN 1 ELSE 0 END,
-    updated_at = CASE WHEN %(disable)s THEN COALESCE(%(now)s::timestamptz, now())
-                      ELSE updated_at END
-WHERE id = %(id)s AND version = %(version)s
-  AND last_tick_at IS NOT DISTINCT FROM %(previous_tick_at)s::timestamptz;
+-- name: cron_advance_many
+-- Records a dispatcher's evaluation of many crons in one statement, each only if the cron
+-- is still as the dispatcher read it (same version, same last tick): this compare-and-set is
+-- what keeps two dispatchers from recording the same ticks. It sets their last evaluated
+-- and next tick; `disable` ends a one-shot cron. `records` is JSON, [[id, version,
+-- previous_tick_at, last_tick_at, next_tick_at, disable], …] with UTC times; RETURNING names
+-- the crons recorded. `locked` takes the crons' row locks in id order first, so that
+-- dispatchers recording the same crons queue instead of deadlocking; a cron changed by a
+-- transaction that committed meanwhile is judged by its new version (READ COMMITTED
+-- re-checks the WHERE on the row it waited for).
+WITH r AS MATERIALIZED (
+    SELECT (v->>0)::bigint AS id, (v->>1)::integer AS version,
+           (v->>2)::timestamp AT TIME ZONE 'UTC' AS previous_tick_at,
+           (v->>3)::timestamp AT TIME ZONE 'UTC' AS last_tick_at,
+           (v->>4)::timestamp AT TIME ZONE 'UTC' AS next_tick_at,
+           (v->>5)::boolean AS disable
+    FROM jsonb_array_elements(%(records)s::jsonb) AS v
+),
+locked AS MATERIALIZED (
+    SELECT id FROM cron_jobs WHERE id IN (SELECT id FROM r) ORDER BY id FOR UPDATE
+)
+UPDATE cron_jobs c SET last_tick_at = r.last_tick_at, next_tick_at = r.next_tick_at,
+    is_enabled = c.is_enabled AND NOT r.disable,
+    version = c.version + CASE WHEN r.disable THEN 1 ELSE 0 END,
+    updated_at = CASE WHEN r.disable THEN COALESCE(%(now)s::timestamptz, now())
+                      ELSE c.updated_at END
+FROM r JOIN locked ON locked.id = r.id
+WHERE c.id = r.id AND c.version = r.version
+  AND c.last_tick_at IS NOT DISTINCT FROM r.previous_tick_at
+RETURNING c.id;
 
--- name: execution_insert
--- One row per tick and per dedupe key: a duplicate inserts nothing and returns no id.
-INSERT INTO job_executions (job_id, handler_name, params, param_source, scheduled_time, status,
-    max_retry, retry_backoff_seconds, timeout_seconds, run_after, priority, queue, isolation,
-    dedupe_key, error_message, finished_at, created_at, updated_at)
-VALUES (%(job_id)s, %(handler_name)s, %(params)s, %(param_source)s,
-    COALESCE(%(scheduled_time)s::timestamptz, %(now)s::timestamptz, now()), %(status)s, %(max_retry)s,
-    %(retry_backoff_seconds)s, %(timeout_seconds)s, COALESCE(%(run_after)s::timestamptz, %(now)s::timestamptz, now()),
-    %(priority)s, %(queue)s, %(isolation)s, %(dedupe_key)s, %(error_message)s,
-    CASE WHEN %(final)s THEN COALESCE(%(now)s::timestamptz, now()) END,
-    COALESCE(%(now)s::timestamptz, now()), COALESCE(%(now)s::timestamptz, now()))
-ON CONFLICT DO NOTHING
-RETURNING id;
+-- name: execution_insert_batch
+-- Many executions in one statement (jobu.store.rows explains batches; the fields of a row
+-- are rows.EXECUTION_BATCH_FIELDS, times UTC). Each row takes its id from the sequence
+-- before the insert, so the one row returned holds every row's new id in the rows' order,
+-- or NULL for a row whose tick (job_id, scheduled_time) or dedupe key already had one:
+-- one execution per tick and per key. jsonb is parsed once, where json's ->> would
+-- parse each row's text again for every field; one JSON array is much cheaper for the
+-- driver to read than a thousand rows.
+WITH clock AS (SELECT COALESCE(%(now)s::timestamptz, now()) AS now),
+input AS MATERIALIZED (
+    SELECT nextval('job_executions_id_seq') AS id, r.n, r.v
+    FROM jsonb_array_elements(%(rows)s::jsonb) WITH ORDINALITY AS r(v, n)
+),
+inserted AS (
+    INSERT INTO job_executions (id, job_id, handler_name, params, param_source,
+        scheduled_time, status, max_retry, retry_backoff_seconds, timeout_seconds, run_after,
+        priority, queue, isolation, dedupe_key, error_message, finished_at, created_at,
+        updated_at)
+    SELECT input.id, (v->>0)::bigint, v->>1, v->>2, v->>3,
+        COALESCE((v->>4)::timestamp AT TIME ZONE 'UTC', clock.now), v->>5,
+        (v->>6)::integer, (v->>7)::float8, (v->>8)::float8,
+        COALESCE((v->>9)::timestamp AT TIME ZONE 'UTC', clock.now), (v->>10)::integer,
+        v->>11, v->>12, v->>13, v->>14,
+        CASE WHEN (v->>15)::boolean THEN clock.now END, clock.now, clock.now
+    FROM input CROSS JOIN clock
+    ON CONFLICT DO NOTHING
+    RETURNING id
+)
+SELECT json_agg(inserted.id ORDER BY input.n) AS ids
+FROM input LEFT JOIN inserted ON inserted.id = input.id;
 
 -- name: execution_get
 SELECT e.*, c.name AS cron_name FROM job_executions e
@@ -132,11 +184,14 @@ SELECT e.*, c.name AS cron_name FROM job_executions e
 LEFT JOIN cron_jobs c ON c.id = e.job_id WHERE e.dedupe_key = %(dedupe_key)s;
 
 -- name: execution_claim
--- Takes up to `limit` runnable rows no other transaction holds, in one statement.
--- MATERIALIZED keeps the locked pick from being re-planned into the UPDATE.
+-- Takes up to `limit` runnable rows of one queue that no other transaction holds, in one
+-- statement. With the queue an equality, the pick walks job_executions_claim (queue,
+-- priority DESC, run_after, id) in claim order and stops after `limit` rows: its cost does
+-- not grow with the rows waiting (`queue = ANY(…)` gives no ordered path: a sort of them
+-- all). MATERIALIZED keeps the locked pick from being re-planned into the UPDATE.
 WITH picked AS MATERIALIZED (
     SELECT id FROM job_executions
-    WHERE status IN ('PENDING', 'RETRY') AND queue = ANY(%(queues)s)
+    WHERE status IN ('PENDING', 'RETRY') AND queue = %(queue)s
       AND run_after <= COALESCE(%(now)s::timestamptz, now())
     ORDER BY priority DESC, run_after, id
     LIMIT %(limit)s
@@ -151,11 +206,55 @@ UPDATE job_executions e SET status = 'RUNNING', worker_id = %(worker_id)s,
 FROM picked WHERE e.id = picked.id
 RETURNING e.*, (SELECT c.name FROM cron_jobs c WHERE c.id = e.job_id) AS cron_name;
 
--- name: execution_complete
-UPDATE job_executions SET status = 'SUCCESS', result = %(result)s,
+-- name: execution_claim_queues
+-- The claim over several queues, still one statement: for each queue, the pick of
+-- execution_claim (up to `limit` rows, through the index, locked); of those, the best
+-- `limit` by priority and age are taken. The final sort is of at most queues × limit rows;
+-- rows picked but not taken stay locked only until the commit.
+WITH picked AS MATERIALIZED (
+    SELECT p.id FROM unnest(%(queues)s::text[]) AS q(queue)
+    CROSS JOIN LATERAL (
+        SELECT id, priority, run_after FROM job_executions
+        WHERE status IN ('PENDING', 'RETRY') AND queue = q.queue
+          AND run_after <= COALESCE(%(now)s::timestamptz, now())
+        ORDER BY priority DESC, run_after, id
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    ) AS p
+    ORDER BY p.priority DESC, p.run_after, p.id
+    LIMIT %(limit)s
+)
+UPDATE job_executions e SET status = 'RUNNING', worker_id = %(worker_id)s,
+    attempt = e.attempt + 1, lease_token = %(lease_token)s,
+    lease_expires_at = COALESCE(%(now)s::timestamptz, now())
+        + make_interval(secs => %(lease_seconds)s::float8),
+    started_at = COALESCE(%(now)s::timestamptz, now()), finished_at = NULL, progress = NULL,
+    progress_note = NULL, updated_at = COALESCE(%(now)s::timestamptz, now())
+FROM picked WHERE e.id = picked.id
+RETURNING e.*, (SELECT c.name FROM cron_jobs c WHERE c.id = e.job_id) AS cron_name;
+
+-- name: execution_complete_many
+-- SUCCESS for a batch of attempts in one statement (the worker's group commit).
+-- `finished` is JSON, [[id, lease_token, result as JSON text], …]: one text parameter costs
+-- the driver (pure-Python psycopg) a fraction of what arrays do. Each row is fenced by its
+-- token, as every write of an attempt is; RETURNING names the rows written.
+-- The ids are given again as an array, so that the rows are found by primary key: the
+-- planner takes a JSON array for 100 rows, and would rather read every RUNNING row.
+UPDATE job_executions e SET status = 'SUCCESS', result = d.result,
     finished_at = COALESCE(%(now)s::timestamptz, now()), lease_expires_at = NULL,
     updated_at = COALESCE(%(now)s::timestamptz, now())
-WHERE id = %(id)s AND lease_token = %(lease_token)s AND status = 'RUNNING';
+FROM (SELECT (v ->> 0)::bigint AS id, v ->> 1 AS lease_token, v ->> 2 AS result
+      FROM json_array_elements(%(finished)s::json) AS v) AS d
+WHERE e.id = ANY(ARRAY(SELECT (v ->> 0)::bigint
+                       FROM json_array_elements(%(finished)s::json) AS v))
+  AND e.id = d.id AND e.lease_token = d.lease_token AND e.status = 'RUNNING'
+RETURNING e.id;
+
+-- name: execution_finish_states
+-- The rows of outcomes whose write was fenced out: still this token but no longer RUNNING
+-- means an earlier commit of the same outcome landed (its acknowledgement was lost);
+-- anything else means the lease was lost.
+SELECT id, status, lease_token FROM job_executions WHERE id = ANY(%(ids)s);
 
 -- name: execution_finish_failed
 -- Ends an attempt for good: FAILED, TIMEOUT or CANCELLED.
@@ -172,10 +271,10 @@ UPDATE job_executions SET status = 'RETRY', error_message = %(error_message)s,
 WHERE id = %(id)s AND lease_token = %(lease_token)s AND status = 'RUNNING';
 
 -- name: execution_release
--- Hands an unfinished attempt back without counting it (worker shutdown).
+-- Hands an unfinished attempt back without counting it (worker shutdown). Its run_after
+-- stays: it keeps its place in line, ahead of the backlog that came after it.
 UPDATE job_executions SET status = CASE WHEN attempt > 1 THEN 'RETRY' ELSE 'PENDING' END,
     attempt = attempt - 1, worker_id = NULL, lease_expires_at = NULL, started_at = NULL,
-    run_after = COALESCE(%(now)s::timestamptz, now()),
     updated_at = COALESCE(%(now)s::timestamptz, now())
 WHERE id = %(id)s AND lease_token = %(lease_token)s AND status = 'RUNNING';
 
@@ -196,13 +295,19 @@ FROM job_executions WHERE id = %(execution_id)s;
 SELECT * FROM execution_errors WHERE execution_id = %(execution_id)s ORDER BY attempt, id;
 
 -- name: execution_renew_leases
-UPDATE job_executions SET lease_expires_at = COALESCE(%(now)s::timestamptz, now())
+-- Extends the leases the worker names, and only those: `held` is JSON, [[id, lease_token],
+-- …], and a row is renewed while it is RUNNING on this worker under that token. A row the
+-- worker does not name (a claim that committed while the worker saw an error) is left to
+-- expire and be rescued. RETURNING lists the leases still held, and asked cancels.
+-- As in execution_complete_many, the ids again as an array make the rows found by key.
+UPDATE job_executions e SET lease_expires_at = COALESCE(%(now)s::timestamptz, now())
         + make_interval(secs => %(lease_seconds)s::float8)
-WHERE worker_id = %(worker_id)s AND status = 'RUNNING';
-
--- name: execution_lease_states
-SELECT id, status, worker_id, lease_token, cancel_requested FROM job_executions
-WHERE id = ANY(%(ids)s);
+FROM (SELECT (v ->> 0)::bigint AS id, v ->> 1 AS lease_token
+      FROM json_array_elements(%(held)s::json) AS v) AS h
+WHERE e.id = ANY(ARRAY(SELECT (v ->> 0)::bigint FROM json_array_elements(%(held)s::json) AS v))
+  AND e.id = h.id AND e.lease_token = h.lease_token AND e.status = 'RUNNING'
+  AND e.worker_id = %(worker_id)s
+RETURNING e.id, e.cancel_requested;
 
 -- name: execution_expired
 -- Running rows whose lease ran out: their worker is gone. SKIP LOCKED lets several
@@ -215,8 +320,11 @@ LIMIT %(limit)s
 FOR UPDATE SKIP LOCKED;
 
 -- name: execution_rescue
+-- Takes back an attempt whose lease expired. run_after stays as it was, so a RETRY keeps its
+-- place in line instead of waiting behind every row queued since. The token is cleared: a
+-- late write of the lost attempt then reads as lost, not as an outcome already written.
 UPDATE job_executions SET status = %(status)s, error_message = %(error_message)s,
-    run_after = COALESCE(%(now)s::timestamptz, now()), lease_expires_at = NULL,
+    lease_token = NULL, lease_expires_at = NULL,
     finished_at = CASE WHEN %(final)s THEN COALESCE(%(now)s::timestamptz, now()) END,
     updated_at = COALESCE(%(now)s::timestamptz, now())
 WHERE id = %(id)s AND lease_token = %(lease_token)s AND status = 'RUNNING';

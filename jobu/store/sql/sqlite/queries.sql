@@ -84,6 +84,21 @@ WHERE is_enabled AND (next_tick_at IS NULL OR next_tick_at <= :now)
 ORDER BY next_tick_at, id
 LIMIT :limit;
 
+-- name: cron_due_heads
+-- cron_due, but only what tells whether a dispatcher's copy of a cron is current (version,
+-- updated_at) and the ticks that change without a new version, as ONE JSON array of
+-- [id, version, updated_at, last_tick_at, next_tick_at]: at the top of the hour a
+-- dispatcher then reads one value per batch of due crons instead of all their columns.
+SELECT json_group_array(json_array(id, version, updated_at, last_tick_at, next_tick_at))
+    AS heads
+FROM (SELECT id, version, updated_at, last_tick_at, next_tick_at FROM cron_jobs
+      WHERE is_enabled AND (next_tick_at IS NULL OR next_tick_at <= :now)
+      ORDER BY next_tick_at, id
+      LIMIT :limit);
+
+-- name: cron_get_many
+SELECT * FROM cron_jobs WHERE id IN (SELECT value FROM json_each(:ids));
+
 -- name: cron_outlook
 SELECT COUNT(*) AS enabled,
     COALESCE(SUM(CASE WHEN next_tick_at IS NULL THEN 1 ELSE 0 END), 0) AS unplanned
@@ -95,31 +110,57 @@ SELECT name, next_tick_at FROM cron_jobs
 WHERE is_enabled AND next_tick_at IS NOT NULL
 ORDER BY next_tick_at, id LIMIT 1;
 
--- name: cron_advance
--- Records a dispatcher's evaluation of a cron, only if the cron is still as that dispatcher
--- read it (same version, same last tick): this compare-and-set is what keeps two dispatchers
--- from recording the same ticks. `disable` ends a one-shot cron. IS is SQLite's NULL-safe =.
-UPDATE cron_jobs SET last_tick_at = :last_tick_at, next_tick_at = :next_tick_at,
-    is_enabled = is_enabled AND NOT :disable,
-    version = version + CASE WHEN :disable THEN 1 ELSE 0 END,
-    updated_at = CASE WHEN :disable THEN COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
+-- name: cron_advance_many
+-- Records a dispatcher's evaluation of many crons in one statement, each only if the cron
+-- is still as the dispatcher read it (same version, same last tick): this compare-and-set is
+-- what keeps two dispatchers from recording the same ticks. It sets their last evaluated
+-- and next tick; `disable` ends a one-shot cron. `records` is JSON, [[id, version,
+-- previous_tick_at, last_tick_at, next_tick_at, disable], …]; RETURNING names the crons
+-- recorded. BEGIN IMMEDIATE holds SQLite's one write lock: no other writer comes between.
+-- IS is SQLite's NULL-safe =.
+UPDATE cron_jobs SET last_tick_at = r.last_tick_at, next_tick_at = r.next_tick_at,
+    is_enabled = is_enabled AND NOT r.disable,
+    version = cron_jobs.version + r.disable,
+    updated_at = CASE WHEN r.disable THEN COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
                       ELSE updated_at END
-WHERE id = :id AND version = :version
-  AND last_tick_at IS :previous_tick_at;
+FROM (SELECT value ->> 0 AS id, value ->> 1 AS version, value ->> 2 AS previous_tick_at,
+             value ->> 3 AS last_tick_at, value ->> 4 AS next_tick_at, value ->> 5 AS disable
+      FROM json_each(:records)) AS r
+WHERE cron_jobs.id = r.id AND cron_jobs.version = r.version
+  AND cron_jobs.last_tick_at IS r.previous_tick_at
+RETURNING cron_jobs.id;
 
--- name: execution_insert
--- One row per tick and per dedupe key: a duplicate inserts nothing and returns no id.
-INSERT INTO job_executions (job_id, handler_name, params, param_source, scheduled_time, status,
-    max_retry, retry_backoff_seconds, timeout_seconds, run_after, priority, queue, isolation,
-    dedupe_key, error_message, finished_at, created_at, updated_at)
-VALUES (:job_id, :handler_name, :params, :param_source,
-    COALESCE(:scheduled_time, :now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')), :status, :max_retry,
-    :retry_backoff_seconds, :timeout_seconds, COALESCE(:run_after, :now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')),
-    :priority, :queue, :isolation, :dedupe_key, :error_message,
-    CASE WHEN :final THEN COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')) END,
-    COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')), COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')))
-ON CONFLICT DO NOTHING
-RETURNING id;
+-- name: execution_next_id
+-- The first id a batch insert may give (execution_insert_batch). AUTOINCREMENT keeps the
+-- largest id ever used in sqlite_sequence, and the transaction holds SQLite's one write
+-- lock, so the ids after it belong to this transaction alone.
+SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'job_executions'), 0) + 1 AS id;
+
+-- name: execution_insert_batch
+-- Many executions in one statement (jobu.store.rows explains batches; the fields of a row
+-- are rows.EXECUTION_BATCH_FIELDS). Row n (from 0) gets the id :first_id + n. A row whose
+-- tick (job_id, scheduled_time) or dedupe key already has one is skipped (one execution
+-- per tick and per key): when the count of changes says some were, execution_ids_between
+-- tells which. No RETURNING: a bulk enqueue mostly skips nothing, and then the ids are
+-- known without it. The statement starts with INSERT, not WITH: Python's sqlite3 counts
+-- the changes of a statement only then. The WHERE is SQLite's way to tell the ON CONFLICT
+-- of the INSERT from a join's ON.
+INSERT INTO job_executions (id, job_id, handler_name, params, param_source, scheduled_time,
+    status, max_retry, retry_backoff_seconds, timeout_seconds, run_after, priority, queue,
+    isolation, dedupe_key, error_message, finished_at, created_at, updated_at)
+SELECT :first_id + r.key, r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3,
+    COALESCE(r.value ->> 4, clock.now), r.value ->> 5, r.value ->> 6, r.value ->> 7,
+    r.value ->> 8, COALESCE(r.value ->> 9, clock.now), r.value ->> 10, r.value ->> 11,
+    r.value ->> 12, r.value ->> 13, r.value ->> 14,
+    CASE WHEN r.value ->> 15 THEN clock.now END, clock.now, clock.now
+FROM json_each(:rows) AS r,
+    (SELECT COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')) AS now) AS clock
+WHERE true
+ON CONFLICT DO NOTHING;
+
+-- name: execution_ids_between
+-- The ids a batch insert gave (execution_insert_batch), when it skipped some rows.
+SELECT id FROM job_executions WHERE id BETWEEN :first_id AND :last_id;
 
 -- name: execution_get
 SELECT e.*, c.name AS cron_name FROM job_executions e
@@ -134,8 +175,11 @@ SELECT e.*, c.name AS cron_name FROM job_executions e
 LEFT JOIN cron_jobs c ON c.id = e.job_id WHERE e.dedupe_key = :dedupe_key;
 
 -- name: execution_claim
--- Takes up to `limit` runnable rows in one statement; the BEGIN IMMEDIATE around it
--- keeps every other writer out until it commits.
+-- Takes up to `limit` runnable rows of one queue in one statement; the BEGIN IMMEDIATE
+-- around it keeps every other writer out until it commits. With the queue an equality,
+-- the pick walks job_executions_claim (queue, priority DESC, run_after, id) in claim order
+-- and stops after `limit` rows, however many wait (`queue IN (json_each …)` made SQLite
+-- sort every runnable row in a temporary B-tree).
 UPDATE job_executions SET status = 'RUNNING', worker_id = :worker_id,
     attempt = attempt + 1, lease_token = :lease_token,
     lease_expires_at = (strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'),
@@ -145,17 +189,57 @@ UPDATE job_executions SET status = 'RUNNING', worker_id = :worker_id,
     updated_at = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
 WHERE id IN (
     SELECT id FROM job_executions
-    WHERE status IN ('PENDING', 'RETRY') AND queue IN (SELECT value FROM json_each(:queues))
+    WHERE status IN ('PENDING', 'RETRY') AND queue = :queue
       AND run_after <= COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
     ORDER BY priority DESC, run_after, id
     LIMIT :limit)
 RETURNING *, (SELECT c.name FROM cron_jobs c WHERE c.id = job_executions.job_id) AS cron_name;
 
--- name: execution_complete
-UPDATE job_executions SET status = 'SUCCESS', result = :result,
+-- name: execution_claim_queues
+-- The claim over several queues (`queues` is a JSON array), still one statement: for each
+-- queue, the correlated pick of execution_claim (up to `limit` ids, through the index);
+-- of those, the best `limit` by priority and age. Only those queues × limit rows are sorted.
+UPDATE job_executions SET status = 'RUNNING', worker_id = :worker_id,
+    attempt = attempt + 1, lease_token = :lease_token,
+    lease_expires_at = (strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'),
+                                '+' || :lease_seconds || ' seconds') || '000'),
+    started_at = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')), finished_at = NULL,
+    progress = NULL, progress_note = NULL,
+    updated_at = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
+WHERE id IN (
+    SELECT e.id FROM json_each(:queues) AS q
+    JOIN job_executions AS e ON e.id IN (
+        SELECT id FROM job_executions
+        WHERE status IN ('PENDING', 'RETRY') AND queue = q.value
+          AND run_after <= COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
+        ORDER BY priority DESC, run_after, id
+        LIMIT :limit)
+    ORDER BY e.priority DESC, e.run_after, e.id
+    LIMIT :limit)
+RETURNING *, (SELECT c.name FROM cron_jobs c WHERE c.id = job_executions.job_id) AS cron_name;
+
+-- name: execution_complete_many
+-- SUCCESS for a batch of attempts in one statement (the worker's group commit).
+-- `finished` is JSON, [[id, lease_token, result as JSON text], …]. Each row is fenced by its
+-- token, as every write of an attempt is; RETURNING names the rows written. The unary + keeps
+-- SQLite from reading every RUNNING row through the status index (a JSON array has no
+-- statistics): each row of the batch is found by its id instead.
+UPDATE job_executions SET status = 'SUCCESS', result = d.result,
     finished_at = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')), lease_expires_at = NULL,
     updated_at = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
-WHERE id = :id AND lease_token = :lease_token AND status = 'RUNNING';
+FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS lease_token,
+             json_extract(value, '$[2]') AS result
+      FROM json_each(:finished)) AS d
+WHERE job_executions.id = d.id AND job_executions.lease_token = d.lease_token
+  AND +job_executions.status = 'RUNNING'
+RETURNING job_executions.id;
+
+-- name: execution_finish_states
+-- The rows of outcomes whose write was fenced out: still this token but no longer RUNNING
+-- means an earlier commit of the same outcome landed (its acknowledgement was lost);
+-- anything else means the lease was lost.
+SELECT id, status, lease_token FROM job_executions
+WHERE id IN (SELECT value FROM json_each(:ids));
 
 -- name: execution_finish_failed
 -- Ends an attempt for good: FAILED, TIMEOUT or CANCELLED.
@@ -171,10 +255,10 @@ UPDATE job_executions SET status = 'RETRY', error_message = :error_message,
 WHERE id = :id AND lease_token = :lease_token AND status = 'RUNNING';
 
 -- name: execution_release
--- Hands an unfinished attempt back without counting it (worker shutdown).
+-- Hands an unfinished attempt back without counting it (worker shutdown). Its run_after
+-- stays: it keeps its place in line, ahead of the backlog that came after it.
 UPDATE job_executions SET status = CASE WHEN attempt > 1 THEN 'RETRY' ELSE 'PENDING' END,
     attempt = attempt - 1, worker_id = NULL, lease_expires_at = NULL, started_at = NULL,
-    run_after = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')),
     updated_at = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
 WHERE id = :id AND lease_token = :lease_token AND status = 'RUNNING';
 
@@ -195,12 +279,17 @@ FROM job_executions WHERE id = :execution_id;
 SELECT * FROM execution_errors WHERE execution_id = :execution_id ORDER BY attempt, id;
 
 -- name: execution_renew_leases
+-- Extends the leases the worker names, and only those: `held` is JSON, [[id, lease_token],
+-- …], and a row is renewed while it is RUNNING on this worker under that token. A row the
+-- worker does not name (a claim that committed while the worker saw an error) is left to
+-- expire and be rescued. RETURNING lists the leases still held, and asked cancels. The
+-- unary + makes each row found by its id, as in execution_complete_many.
 UPDATE job_executions SET lease_expires_at = (strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'), '+' || :lease_seconds || ' seconds') || '000')
-WHERE worker_id = :worker_id AND status = 'RUNNING';
-
--- name: execution_lease_states
-SELECT id, status, worker_id, lease_token, cancel_requested FROM job_executions
-WHERE id IN (SELECT value FROM json_each(:ids));
+FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS lease_token
+      FROM json_each(:held)) AS h
+WHERE job_executions.id = h.id AND job_executions.lease_token = h.lease_token
+  AND +job_executions.status = 'RUNNING' AND job_executions.worker_id = :worker_id
+RETURNING job_executions.id, job_executions.cancel_requested;
 
 -- name: execution_expired
 -- Running rows whose lease ran out: their worker is gone.
@@ -211,8 +300,11 @@ ORDER BY lease_expires_at, id
 LIMIT :limit;
 
 -- name: execution_rescue
+-- Takes back an attempt whose lease expired. run_after stays as it was, so a RETRY keeps its
+-- place in line instead of waiting behind every row queued since. The token is cleared: a
+-- late write of the lost attempt then reads as lost, not as an outcome already written.
 UPDATE job_executions SET status = :status, error_message = :error_message,
-    run_after = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')), lease_expires_at = NULL,
+    lease_token = NULL, lease_expires_at = NULL,
     finished_at = CASE WHEN :final THEN COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')) END,
     updated_at = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
 WHERE id = :id AND lease_token = :lease_token AND status = 'RUNNING';
