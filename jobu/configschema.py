@@ -66,7 +66,9 @@ class WorkerConfig:
     #: How many executions one claim may take; 0 or None (the default) means pool_size.
     claim_batch_size: int = 0
     queues: tuple[str, ...] = ("default",)
-    poll_interval_seconds: float = 1.0
+    #: None: 1 s where the database wakes the worker (PostgreSQL's LISTEN, SQLite's file
+    #: watch), POLL_WITHOUT_WAKEUPS_SECONDS where it cannot (MySQL/MariaDB).
+    poll_interval_seconds: float | None = None
     lease_seconds: float = 30.0
     heartbeat_interval_seconds: float = 10.0
     shutdown_timeout_seconds: float = 30.0
@@ -580,7 +582,7 @@ class WorkerSchema(DaemonSchema):
     pool_size = IntegerField(validate=between(1, 1024))
     claim_batch_size = IntegerField(allow_none=True, validate=between(1, 1024))
     queues = ListField(TextField(validate=queue_name), validate=[not_empty, no_duplicates])
-    poll_interval_seconds = FloatField(validate=above(0))
+    poll_interval_seconds = FloatField(allow_none=True, validate=above(0))
     lease_seconds = FloatField(validate=at_least(5))
     heartbeat_interval_seconds = FloatField(validate=above(0))
     shutdown_timeout_seconds = FloatField(validate=at_least(0))

@@ -14,9 +14,10 @@ work and returns how many seconds may pass before the next — run by
   exponential backoff. The daemon never exits because of it.
 * ``READY=1`` is sent after the first pass, or as soon as the database is found
   unavailable (the daemon is then up, and its STATUS says what it waits for);
-  ``WATCHDOG=1`` after each pass that completed while the service says it is
-  healthy, so a wedged loop stops feeding systemd's watchdog; ``STATUS=`` after
-  each pass.
+  ``WATCHDOG=1`` after passes that completed while the service says it is
+  healthy, so a wedged loop stops feeding systemd's watchdog; ``STATUS=`` with
+  it. Both at most every half second: a busy worker passes thousands of times a
+  second, and a notification per pass would cost more than its jobs.
 * Waits use ``wake``, an Event that anything (a LISTEN thread, a finishing job, a
   signal) sets to run the next pass at once.
 """
@@ -37,6 +38,9 @@ from jobu.retry import exponential_seconds
 from jobu.systemd import Notifier
 
 log = logging.getLogger("jobu.daemon")
+
+#: Longest time between two WATCHDOG=1 / STATUS= notifications of a passing loop.
+NOTIFY_INTERVAL_SECONDS = 0.5
 
 
 class Service(Protocol):
@@ -81,6 +85,7 @@ class Daemon:
         self._ready = False
         self._outage: str | None = None
         self._failures = 0
+        self._next_notify = float("-inf")
 
     # --- requests, from signal handlers or tests -----------------------------------
 
@@ -137,9 +142,14 @@ class Daemon:
         if not self._ready:
             self._ready = True
             self.notifier.ready()
-        if self.service.healthy():
-            self.notifier.watchdog()
-        self.notifier.status(self._status_line())
+        # A busy worker makes thousands of passes a second: tell systemd at most every
+        # NOTIFY_INTERVAL_SECONDS (far inside any watchdog interval), and not per pass.
+        tick = self.clock.monotonic()
+        if tick >= self._next_notify or self._outage is not None:
+            self._next_notify = tick + NOTIFY_INTERVAL_SECONDS
+            if self.service.healthy():
+                self.notifier.watchdog()
+            self.notifier.status(self._status_line())
         return delay
 
     def _bounded(self, delay: float) -> float:

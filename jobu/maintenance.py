@@ -1,5 +1,8 @@
 """The maintenance pass: take back executions whose worker died, prune old history.
 
+Rescue also runs on its own in every worker (:func:`rescue_expired`, at each
+heartbeat), so that jobs of a killed worker come back with no dispatcher running.
+
 One pass, every ``maintenance_interval_seconds`` of dispatcher.yaml:
 
 1. **Rescue.** RUNNING executions whose lease expired lost their worker (killed,
@@ -88,15 +91,10 @@ class Maintenance:
 
     def _rescue(self, stamp: datetime | None) -> Iterator[None]:
         while True:
-            rescued = self.store.execution_rescue_expired(RESCUE_BATCH, now=stamp)
-            for rescue in rescued:
-                log.warning("execution %d taken back: %s, %s", rescue.execution_id,
-                            rescue.status, rescue.message,
-                            extra={"execution_id": rescue.execution_id,
-                                   "outcome": str(rescue.status)})
-            self.tally.rescued += len(rescued)
+            rescued = rescue_batch(self.store, stamp)
+            self.tally.rescued += rescued
             yield
-            if len(rescued) < RESCUE_BATCH:
+            if rescued < RESCUE_BATCH:
                 return
 
     def _prune(self, status: Status, days: int, stamp: datetime | None) -> Iterator[None]:
@@ -111,3 +109,29 @@ class Maintenance:
         if pruned:
             self.tally.pruned += pruned
             log.info("pruned %d %s executions finished over %d days ago", pruned, status, days)
+
+
+def rescue_batch(store: Store, stamp: datetime | None = None) -> int:
+    """Take back up to RESCUE_BATCH executions whose lease expired, in one transaction."""
+    rescued = store.execution_rescue_expired(RESCUE_BATCH, now=stamp)
+    for rescue in rescued:
+        log.warning("execution %d taken back: %s, %s", rescue.execution_id, rescue.status,
+                    rescue.message, extra={"execution_id": rescue.execution_id,
+                                           "outcome": str(rescue.status)})
+    return len(rescued)
+
+
+def rescue_expired(store: Store, stamp: datetime | None = None, *,
+                   max_batches: int = 10) -> int:
+    """Take back executions whose lease expired, a few batches at most (the workers' share).
+
+    Every worker calls this at each heartbeat, so that rescue needs no dispatcher: with
+    SKIP LOCKED and the fenced rescue, any number of callers share the work safely.
+    """
+    total = 0
+    for _ in range(max_batches):
+        rescued = rescue_batch(store, stamp)
+        total += rescued
+        if rescued < RESCUE_BATCH:
+            break
+    return total

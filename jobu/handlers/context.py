@@ -37,10 +37,19 @@ class JobContext:
         self._report_progress = report_progress
         self._databases = databases
         self._cancel = cancel_event or threading.Event()
-        self.logger = logging.LoggerAdapter(
-            logging.getLogger(f"jobu.job.{handler_name}"),
-            {"execution_id": execution_id, "handler": handler_name, "attempt": attempt})
-        self.logger.process = self._prefix  # type: ignore[method-assign]
+        self._logger: logging.LoggerAdapter | None = None
+
+    @property
+    def logger(self) -> logging.LoggerAdapter:
+        """Log lines that carry the execution id and handler (made on first use: most
+        handlers of a busy worker never log, and the adapter is not free)."""
+        if self._logger is None:
+            self._logger = logging.LoggerAdapter(
+                logging.getLogger(f"jobu.job.{self.handler_name}"),
+                {"execution_id": self.execution_id, "handler": self.handler_name,
+                 "attempt": self.attempt})
+            self._logger.process = self._prefix  # type: ignore[method-assign]
+        return self._logger
 
     def _prefix(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
         kwargs["extra"] = {**self.logger.extra, **kwargs.get("extra", {})}

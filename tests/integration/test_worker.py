@@ -11,6 +11,7 @@ tested in tests/acceptance/test_worker_processes.py.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
@@ -148,7 +149,7 @@ def pid_alive(pid: int) -> bool:
 # --- running and recording ------------------------------------------------------------------
 
 def test_executions_run_once_and_record_result_worker_and_times(store, harness, caplog):
-    caplog.set_level(logging.INFO, logger="jobu.worker")
+    caplog.set_level(logging.DEBUG, logger="jobu.worker")
     h = harness()
     noop, klass, progress = store.execution_insert_many([
         NewExecution("noop", {"a": 1}), NewExecution("class_style", {"b": 2}),
@@ -170,7 +171,7 @@ def test_executions_run_once_and_record_result_worker_and_times(store, harness, 
     assert {"noop", "sleep", "class_style", "monthly_summary"} <= set(info.handlers)
     assert h.worker.status() == "0/4 busy, 0 stuck, 3 done, 0 failed"
     lines = [r.getMessage() for r in caplog.records]
-    assert f"execution {noop} (noop) attempt 1/1 started" in lines
+    assert f"execution {noop} (noop) attempt 1/1 started" in lines  # at DEBUG
     assert any(line.startswith(f"execution {noop} (noop) attempt 1/1 ended after ")
                and line.endswith(": SUCCESS") for line in lines)
     ended = [r for r in caplog.records if getattr(r, "outcome", None) == "success"]
@@ -191,7 +192,9 @@ def test_a_worker_whose_row_was_pruned_registers_again(store, harness):
                 what="the worker to register again")
 
 
-def test_claims_only_for_free_threads_by_priority_then_age(store, harness, probes):
+def test_claims_only_for_free_threads_by_priority_then_age(store, harness, probes,
+                                                           monkeypatch):
+    monkeypatch.setattr(jobu.worker, "PREFETCH_HORIZON_SECONDS", 0.0)  # no prefetch here
     h = harness(pool_size=2)
     old = datetime.now(UTC) - timedelta(minutes=5)
     ids = store.execution_insert_many([
@@ -240,8 +243,14 @@ def test_an_error_retries_with_exponential_backoff_and_full_jitter_then_fails(st
         for n in range(count)])
 
     def run_all(status: Status, attempt: int) -> list:
-        """One pass claims all of them; then no pass runs, so no retry starts early."""
+        """One pass claims all of them, one writes their outcomes and claims nothing (the
+        worker serves another queue meanwhile), so no retry starts early."""
         h.run_once()
+        wait_until(lambda: h.worker.executor.outcomes_waiting() == count,
+                   message=f"{count} outcomes")
+        h.worker.config = dataclasses.replace(h.worker.config, queues=("elsewhere",))
+        h.run_once()
+        h.worker.config = dataclasses.replace(h.worker.config, queues=("default",))
 
         def rows():
             found = [get(store, i) for i in ids]
@@ -611,16 +620,18 @@ def test_outcomes_wait_for_the_database_and_are_written_when_it_returns(
     h.run_until(lambda: status_of(store, *ids) == [Status.RUNNING] * 3)
     outage.begin()
     probes.gate_event("outage").set()
-    wait_until(lambda: len(h.worker.executor.outbox) == 3, message="3 buffered outcomes")
+    wait_until(lambda: h.worker.executor.outcomes_waiting() == 3, message="3 buffered outcomes")
     for _ in range(3):
         with pytest.raises(DatabaseError):
             h.run_once()  # jobu.daemon logs it and backs off; the worker carries on
-    assert h.worker.status() == ("0/4 busy, 0 stuck, 3 done, 0 failed, 3 outcomes waiting "
+    # "done" counts outcomes written: none of these yet.
+    assert h.worker.status() == ("0/4 busy, 0 stuck, 0 done, 0 failed, 3 outcomes waiting "
                                  "for the database")
     assert status_of(store, *ids) == [Status.RUNNING] * 3
     outage.end()
     h.run_once()
-    assert h.worker.executor.outbox == []
+    assert h.worker.executor.outcomes_waiting() == 0
+    assert h.worker.executor.done == 3
     for execution in map(store.execution_get, ids):
         assert (execution.status, execution.worker_id) == (Status.SUCCESS, h.id)
         assert execution.result["opened"] is True
@@ -636,7 +647,8 @@ def test_a_buffered_outcome_whose_lease_was_lost_meanwhile_is_not_written(
     h.run_until(lambda: get(store, execution_id).status is Status.RUNNING)
     outage.begin()
     probes.gate_event("cut").set()
-    wait_until(lambda: len(h.worker.executor.outbox) == 1, message="the buffered outcome")
+    wait_until(lambda: h.worker.executor.outcomes_waiting() == 1,
+               message="the buffered outcome")
     # Away longer than the lease: rescued, and run by another worker.
     later = datetime.now(UTC) + timedelta(hours=1)
     store.execution_rescue_expired(now=later)
@@ -645,11 +657,11 @@ def test_a_buffered_outcome_whose_lease_was_lost_meanwhile_is_not_written(
                              now=later)
     outage.end()
     h.run_once()
-    assert h.worker.executor.outbox == []
+    assert h.worker.executor.outcomes_waiting() == 0
     execution = get(store, execution_id)
     assert (execution.status, execution.worker_id, execution.result) == \
         (Status.SUCCESS, "other-worker", "the other worker's result")
-    assert any("its lease expired while the database was away" in r.getMessage()
+    assert any("lost its lease before its outcome" in r.getMessage()
                for r in caplog.records)
 
 
