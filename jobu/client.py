@@ -13,6 +13,7 @@ again returns the id of the execution it already created.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ from jobu.config import load_config, parse_database_url
 from jobu.errors import InvalidInputError
 from jobu.model import Execution, Isolation, NewExecution, ParamSource
 from jobu.store import Store, open_store
-from jobu.validation import check_execution_options
+from jobu.validation import MAX_ENQUEUE_COUNT, check_enqueue_count, check_execution_options
 
 
 class Client:
@@ -65,9 +66,15 @@ class Client:
 
     def enqueue_many(self, handler_name: str, params_list: Iterable[Mapping[str, Any] | None],
                      **options: Any) -> list[int]:
-        """Create one execution per params mapping, all in one transaction; return the ids."""
+        """Create one execution per params mapping, all in one transaction; return the ids.
+
+        At most MAX_ENQUEUE_COUNT of them (InvalidInputError beyond, before any is made).
+        """
         if options.get("dedupe_key") is not None:
             raise InvalidInputError("enqueue_many takes no dedupe_key; use enqueue for each")
+        params_list = list(itertools.islice(params_list, MAX_ENQUEUE_COUNT + 1))
+        if params_list:
+            check_enqueue_count(len(params_list), "len(params_list)")
         news = [self._new(handler_name, params, **options) for params in params_list]
         return [i for i in self._store.execution_insert_many(news) if i is not None]
 

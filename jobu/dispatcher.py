@@ -5,13 +5,16 @@ A pass (``run_once``, driven by jobu.daemon):
 1. keeps this process's row in ``workers`` (kind "dispatcher") fresh;
 2. reads the enabled crons that are due, in batches: those whose planned tick
    (``next_tick_at``) has come, and those not planned yet because they are new or
-   were changed. Other crons cost nothing: their schedules are not computed. For
+   were changed. Other crons cost nothing: their schedules are not computed, and a
+   due cron read before is read again whole only if it has a new version. For
    each due cron, jobu.planning decides which ticks run, which are MISSED (a long
-   gap is one row naming the range) and which are SKIPPED (overlap), and each
-   batch is recorded in one transaction (``Store.cron_record_ticks``). That is a
-   compare-and-set on each cron's version and last tick, so however many
-   dispatchers run, one of them records each tick, and a restart neither repeats
-   nor forgets one. ``UNIQUE(job_id, scheduled_time)`` backs this up;
+   gap is one row naming the range, and why no dispatcher recorded it in time)
+   and which are SKIPPED (overlap), and each batch is recorded in one transaction
+   (``Store.cron_record_ticks``). That is a compare-and-set on each cron's
+   version and last tick, so however many dispatchers run, one of them records
+   each tick, and a restart neither repeats nor forgets one.
+   ``UNIQUE(job_id, scheduled_time)`` backs this up. The pass's log lines are
+   written once its last batch is in;
 3. advances the maintenance pass (jobu.maintenance) every
    ``maintenance_interval_seconds``, in slices that end before the next tick;
 4. returns how long to sleep: until the next planned tick of any cron, at most
@@ -32,6 +35,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from jobu import __version__
@@ -42,6 +46,7 @@ from jobu.errors import DatabaseError, ScheduleError
 from jobu.maintenance import Maintenance
 from jobu.model import CronJob, Status, WorkerInfo
 from jobu.planning import (
+    PassHistory,
     SharedAnswers,
     TickPlan,
     checked_schedule,
@@ -60,6 +65,8 @@ HEARTBEAT_SECONDS = 10.0
 DUE_BATCH = 500
 #: Batches per pass; more due crons than this wait for the next pass (at once).
 MAX_BATCHES_PER_PASS = 40
+#: Crons kept as last read (a few kB each), so that a pass does not read them again.
+MAX_CRONS_KEPT = 100_000
 #: The longest slice of maintenance one pass runs...
 MAINTENANCE_SLICE_SECONDS = 1.0
 #: ...and it ends this long before the next tick, so that no tick waits for it.
@@ -104,11 +111,21 @@ class Dispatcher:
         #: Checked schedules (or why they were refused), by what they depend on.
         self._schedules: dict[tuple, Schedule | str] = {}
         self._refusals: set[tuple[int, int, str]] = set()
+        #: The crons as last read, by id: a due cron whose version has not changed since
+        #: is not read again (Store.cron_due's `known`).
+        self._crons: dict[int, CronJob] = {}
+        self._recording: ThreadPoolExecutor | None = None
+        #: Its own past, which a MISSED row's reason comes from (planning.PassHistory).
+        self._started_at: datetime | None = None
+        self._last_pass: tuple[datetime, datetime] | None = None
+        self._failing_since: datetime | None = None
 
     # --- the Service protocol ------------------------------------------------------
 
     def run_once(self, now: datetime) -> float:
         """Dispatch every due tick, advance maintenance; seconds until the next pass."""
+        if self._started_at is None:
+            self._started_at = now
         try:
             self._keep_registered(now)
             self._dispatch_due(now)
@@ -121,8 +138,11 @@ class Dispatcher:
             self._advance_maintenance(outlook)
         except DatabaseError:
             self._state = "database unavailable"
+            if self._failing_since is None:
+                self._failing_since = now
             raise
         self._outlook, self._state = outlook, "evaluated"
+        self._last_pass, self._failing_since = (now, self.clock.now()), None
         return self._seconds_to_next_pass(outlook)
 
     def status(self) -> str:
@@ -160,6 +180,8 @@ class Dispatcher:
         """Stop listening and remove this dispatcher's row; nothing runs, so nothing drains."""
         if self._listener is not None:
             self._listener.stop()
+        if self._recording is not None:
+            self._recording.shutdown()  # idle: a pass waits for its last batch
         if self._registered and self._state != "database unavailable":
             try:
                 self.store.worker_deregister(self.dispatcher_id)
@@ -199,31 +221,80 @@ class Dispatcher:
     # --- dispatching -----------------------------------------------------------------
 
     def _dispatch_due(self, now: datetime) -> None:
-        for _ in range(MAX_BATCHES_PER_PASS):
-            due = self.store.cron_due(now, DUE_BATCH)
-            if due:
-                self._dispatch(due, now)
-            if len(due) < DUE_BATCH or self.wake.is_set():
-                return  # all done, or a signal or notification the loop must see first
+        """Plan and record every due cron, batch after batch.
 
-    def _dispatch(self, due: list[CronJob], now: datetime) -> None:
+        While one batch is recorded (on the recorder thread: mostly waiting for the
+        database), the next is read and planned (here: mostly Python). A read sees the
+        crons of the batch still being recorded as due, so it asks for that many more
+        and leaves them out. Batches are recorded one at a time, in order.
+        """
+        history = PassHistory(self._started_at or now, self._last_pass, self._failing_since)
         shared: dict[Schedule, SharedAnswers] = {}
-        plans = [(cron, self._plan(cron, now, shared)) for cron in due]
+        recorded: list[tuple[TickRecord, list[int | None] | None]] = []
+        recording: Future | None = None
+        in_flight: set[int] = set()
+        try:
+            for _ in range(MAX_BATCHES_PER_PASS):
+                limit = DUE_BATCH + len(in_flight)
+                found = self.store.cron_due(now, limit, known=self._crons)
+                if len(self._crons) + len(found) > MAX_CRONS_KEPT:
+                    self._crons.clear()
+                self._crons.update((cron.id, cron) for cron in found)
+                waiting = [cron for cron in found if cron.id not in in_flight]
+                records = self._plan_batch(waiting[:DUE_BATCH], now, history, shared)
+                if recording is not None:
+                    done, recording, in_flight = recording, None, set()
+                    recorded += done.result()
+                if records:
+                    recording = self._recorder().submit(self._record_batch, records, now)
+                    in_flight = {record.job_id for record in records}
+                if (len(found) < limit and len(waiting) <= DUE_BATCH) or self.wake.is_set():
+                    return  # all done, or a signal or notification the loop must see first
+        finally:
+            try:
+                if recording is not None:
+                    recorded += recording.result()
+            finally:
+                # Logged once every batch is in (or the pass failed): ten thousand lines take
+                # a while, and the rows of the last batch should not wait for the first's.
+                for record, ids in recorded:
+                    self._log_recorded(record, ids)
+
+    def _recorder(self) -> ThreadPoolExecutor:
+        """The thread that records batches while the next one is planned."""
+        if self._recording is None:
+            self._recording = ThreadPoolExecutor(1, thread_name_prefix="jobu-record")
+        return self._recording
+
+    def _dispatch(self, due: list[CronJob], now: datetime, history: PassHistory | None = None,
+                  shared: dict[Schedule, SharedAnswers] | None = None
+                  ) -> list[tuple[TickRecord, list[int | None] | None]]:
+        """Plan and record one batch of due crons; each record with its new ids, to log."""
+        records = self._plan_batch(due, now, history, {} if shared is None else shared)
+        return self._record_batch(records, now)
+
+    def _plan_batch(self, due: list[CronJob], now: datetime, history: PassHistory | None,
+                    shared: dict[Schedule, SharedAnswers]) -> list[TickRecord]:
+        if not due:
+            return []
+        plans = [(cron, self._plan(cron, now, shared, history)) for cron in due]
         no_overlap = [cron.id for cron, plan in plans
                       if plan is not None and plan.run and not cron.allow_overlap]
         active = self.store.execution_active_for_crons(no_overlap) if no_overlap else {}
-        records = [self._record(cron, plan, active.get(cron.id), now) for cron, plan in plans]
-        results = self.store.cron_record_ticks(records, now=self._stamp(now))
-        for record, ids in zip(records, results, strict=True):
-            self._log_recorded(record, ids)
+        return [self._record(cron, plan, active.get(cron.id), now) for cron, plan in plans]
 
-    def _plan(self, cron: CronJob, now: datetime,
-              shared: dict[Schedule, SharedAnswers]) -> TickPlan | None:
+    def _record_batch(self, records: list[TickRecord], now: datetime
+                      ) -> list[tuple[TickRecord, list[int | None] | None]]:
+        results = self.store.cron_record_ticks(records, now=self._stamp(now))
+        return list(zip(records, results, strict=True))
+
+    def _plan(self, cron: CronJob, now: datetime, shared: dict[Schedule, SharedAnswers],
+              history: PassHistory | None) -> TickPlan | None:
         """The cron's plan, or None (logged) when its schedule cannot be evaluated."""
         try:
             schedule = self._schedule(cron, now)
             answers = shared.setdefault(schedule, SharedAnswers(schedule))
-            return plan_ticks(cron, answers, now)
+            return plan_ticks(cron, answers, now, history=history)
         except ScheduleError as error:
             self._refuse(cron, str(error), exc_info=False)
         except Exception as error:  # noqa: BLE001 - a bug met by one cron must not stop the rest
@@ -270,9 +341,10 @@ class Dispatcher:
         if ids is None:
             log.debug("cron %s changed, or another dispatcher recorded it first", record.name)
             return
+        info = log.isEnabledFor(logging.INFO)
         for new, execution_id in zip(record.executions, ids, strict=True):
-            if execution_id is None:
-                continue  # its row exists already
+            if execution_id is None or (not info and new.status is not Status.MISSED):
+                continue  # its row exists already, or its line would not be logged
             tick = f"{new.scheduled_time.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
             extra = {"execution_id": execution_id, "cron": record.name,
                      "handler": new.handler_name, "outcome": str(new.status)}

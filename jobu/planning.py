@@ -23,7 +23,11 @@ The dispatcher asks two questions of this module for each cron that is due:
    The late ticks that do not run are always the oldest ones, consecutive, so
    they become ONE ``MISSED`` row that names the range (:class:`MissedRange`). A
    gap longer than :data:`MAX_TICKS_PER_PASS` ticks is evaluated in slices of that
-   many, one MISSED row each, so a pass stays short.
+   many, one MISSED row each, so a pass stays short. The row says why the ticks
+   went unrecorded, from what the dispatcher knows of its own past
+   (:class:`PassHistory`): none recorded them before it started, or it was
+   running but could not record them in time (its database busy or away, a slow
+   pass, a paused process).
 
 2. **Does a tick that runs overlap the previous execution?** (:func:`executions_for`).
    With ``allow_overlap`` off, a tick that comes while the cron's previous
@@ -59,14 +63,61 @@ class MissedRange:
     last: datetime
     count: int
     catch_up: str
+    #: Why no dispatcher recorded the ticks in time (PassHistory.why_missed), if known.
+    cause: str | None = None
 
     @property
     def message(self) -> str:
-        why = f"(dispatcher not running; catch_up={self.catch_up})"
+        them = "it" if self.count == 1 else "them"
+        cause = self.cause or f"no dispatcher recorded {them} in time"
+        why = f"({cause}; catch_up={self.catch_up})"
         if self.count == 1:
             return f"missed the tick at {_utc_text(self.first)} {why}"
         return (f"missed {self.count} ticks from {_utc_text(self.first)} to "
                 f"{_utc_text(self.last)} {why}")
+
+
+@dataclass(frozen=True)
+class PassHistory:
+    """What a dispatcher knows of its own past: why a tick it finds late was missed.
+
+    A late tick passed before this dispatcher started (and no other recorded it),
+    or while it ran but could not record it in time: its passes failed on the
+    database (busy, or away), one pass was slow, or none ran (the process was
+    stopped or starved of CPU). Saying which tells an operator where to look.
+    """
+
+    #: When this dispatcher's first pass began.
+    started_at: datetime
+    #: The last pass that went through to the end: when it began and when it ended.
+    last_pass: tuple[datetime, datetime] | None = None
+    #: When the first pass since then failed on the database; None if none did.
+    failing_since: datetime | None = None
+
+    def why_missed(self, first: datetime, last: datetime, now: datetime) -> str:
+        """Why the ticks from `first` to `last` were not recorded in time, as of `now`."""
+        them = "it" if first == last else "them"
+        started = _utc_text(self.started_at)
+        if last < self.started_at:
+            return f"no dispatcher recorded {them} before this one started at {started}"
+        running = self._running_cause(now)
+        if first < self.started_at:
+            return (f"no dispatcher recorded {them} before this one started at {started}, "
+                    f"and then {running}")
+        return f"the dispatcher could not record {them} in time: {running}"
+
+    def _running_cause(self, now: datetime) -> str:
+        if self.failing_since is not None:
+            return (f"database busy or unavailable from {_utc_text(self.failing_since)} "
+                    f"to {_utc_text(now)}")
+        if self.last_pass is None:
+            return f"no pass went through from {_utc_text(self.started_at)} to {_utc_text(now)}"
+        began, ended = self.last_pass
+        if (ended - began).total_seconds() > ON_TIME_TOLERANCE_SECONDS:
+            return (f"its pass from {_utc_text(began)} lasted until {_utc_text(ended)} "
+                    "(a busy database or a CPU shortage)")
+        return (f"it made no pass from {_utc_text(ended)} to {_utc_text(now)} "
+                "(the process was stopped or starved of CPU)")
 
 
 @dataclass(frozen=True)
@@ -113,8 +164,12 @@ def checked_schedule(cron: CronJob, min_interval_seconds: float, now: datetime) 
 
 
 def plan_ticks(cron: CronJob, schedule: Schedule | SharedAnswers, now: datetime, *,
-               max_ticks: int = MAX_TICKS_PER_PASS) -> TickPlan:
-    """Decide which of the cron's ticks up to `now` run and which are MISSED."""
+               max_ticks: int = MAX_TICKS_PER_PASS,
+               history: PassHistory | None = None) -> TickPlan:
+    """Decide which of the cron's ticks up to `now` run and which are MISSED.
+
+    `history` is the planning dispatcher's own past, for the reason a MISSED row gives.
+    """
     kept = _late_ticks_kept(cron)
     start = evaluation_start(cron)
     due, following = _ticks_until(schedule, start, now, max_ticks + kept)
@@ -126,8 +181,9 @@ def plan_ticks(cron: CronJob, schedule: Schedule | SharedAnswers, now: datetime,
         # A long gap: more than `kept` late ticks follow these, so none of the first
         # max_ticks can be among the late ticks that run.
         evaluated = due[:max_ticks]
-        return TickPlan((), _missed(evaluated, cron), evaluated[-1], due[len(evaluated)]
-                        if len(evaluated) < len(due) else following, complete=False)
+        return TickPlan((), _missed(evaluated, cron, history, now), evaluated[-1],
+                        due[len(evaluated)] if len(evaluated) < len(due) else following,
+                        complete=False)
 
     late, on_time = due[:late_count], due[late_count:]
     runs_on_time = bool(on_time) or more_due
@@ -136,7 +192,7 @@ def plan_ticks(cron: CronJob, schedule: Schedule | SharedAnswers, now: datetime,
     else:
         run_late = late[-kept:]
     missed = late[:len(late) - len(run_late)]
-    return TickPlan(tuple(run_late + on_time), _missed(missed, cron),
+    return TickPlan(tuple(run_late + on_time), _missed(missed, cron, history, now),
                     due[-1] if due else cron.last_tick_at, following,
                     complete=not more_due)
 
@@ -237,10 +293,14 @@ def _ticks_until(schedule: Schedule | SharedAnswers, start: datetime, now: datet
     return due, head[len(due)] if len(head) > len(due) else None
 
 
-def _missed(ticks: list[datetime], cron: CronJob) -> MissedRange | None:
+def _missed(ticks: list[datetime], cron: CronJob, history: PassHistory | None,
+            now: datetime) -> MissedRange | None:
     if not ticks:
         return None
-    return MissedRange(ticks[0], ticks[-1], len(ticks), _policy_text(cron))
+    if history is None:
+        return MissedRange(ticks[0], ticks[-1], len(ticks), _policy_text(cron))
+    return MissedRange(ticks[0], ticks[-1], len(ticks), _policy_text(cron),
+                       history.why_missed(ticks[0], ticks[-1], now))
 
 
 def _policy_text(cron: CronJob) -> str:

@@ -20,6 +20,11 @@ from jobu.schedule import validate_schedule, validate_timezone
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}")
 #: The integer columns (priority, retries, seconds) are 32-bit on every database.
 INT_MAX = 2**31 - 1
+#: The most executions one `jobu enqueue --count` or Client.enqueue_many creates: ten
+#: million take minutes and gigabytes already; more is a loop of several commands.
+MAX_ENQUEUE_COUNT = 10_000_000
+#: The most fire times `jobu cron next -n` lists (a year of a cron every hour is 8,760).
+MAX_NEXT_TIMES = 10_000
 
 
 def check_name(value: str, what: str) -> str:
@@ -79,6 +84,26 @@ def check_execution_options(*, max_retry: int = 0, timeout_seconds: float | None
     _at_least(max_retry, 0, "max_retry")
     _at_least(priority, -INT_MAX, "priority")
     _check_timeout(timeout_seconds)
+
+
+def check_enqueue_count(count: int, what: str = "--count") -> int:
+    """How many executions one enqueue creates: 1 to MAX_ENQUEUE_COUNT."""
+    return _count_within(count, MAX_ENQUEUE_COUNT, what,
+                         "split it into several enqueues")
+
+
+def check_next_times_count(count: int, what: str = "--count") -> int:
+    """How many fire times `cron next` lists: 1 to MAX_NEXT_TIMES."""
+    return _count_within(count, MAX_NEXT_TIMES, what)
+
+
+def _count_within(count: int, limit: int, what: str, advice: str = "") -> int:
+    if count < 1:
+        raise InvalidInputError(f"{what} must be at least 1, got {count}")
+    if count > limit:
+        raise InvalidInputError(f"{what} must be at most {limit:,}, got {count:,}"
+                                + (f"; {advice}" if advice else ""))
+    return count
 
 
 def _check_timeout(timeout_seconds: float | None) -> None:

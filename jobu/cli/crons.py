@@ -13,7 +13,12 @@ from jobu.cli.output import plain, print_fields, print_json, print_table, second
 from jobu.errors import InvalidInputError
 from jobu.model import CatchUp, CronJob, CronSpec, DstRepeat, Isolation, NewExecution, ParamSource
 from jobu.schedule import parse_schedule
-from jobu.validation import check_cron_spec, parse_json_object
+from jobu.validation import (
+    MAX_NEXT_TIMES,
+    check_cron_spec,
+    check_next_times_count,
+    parse_json_object,
+)
 
 #: Option dest -> CronSpec field, for the options `add` and `edit` share.
 OPTION_FIELDS = {
@@ -73,7 +78,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     upcoming = sub.add_parser("next", help="the next fire times of a cron, in its time zone")
     upcoming.add_argument("name")
-    upcoming.add_argument("-n", "--count", type=int, default=5, help="how many (default 5)")
+    upcoming.add_argument("-n", "--count", type=int, default=5,
+                          help=f"how many (default 5, at most {MAX_NEXT_TIMES:,})")
     _json_option(upcoming)
     upcoming.set_defaults(func=cmd_next)
 
@@ -258,8 +264,7 @@ def cmd_run_now(ctx: Context) -> int:
 
 
 def cmd_next(ctx: Context) -> int:
-    if ctx.args.count < 1:
-        raise InvalidInputError(f"--count must be at least 1, got {ctx.args.count}")
+    check_next_times_count(ctx.args.count)
     cron = ctx.store.cron_get(ctx.args.name)
     zone = ZoneInfo(cron.timezone)
     times = [t.astimezone(zone) for t in _schedule(cron).next_times(datetime.now(UTC),

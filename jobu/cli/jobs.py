@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import sys
 from datetime import UTC, datetime
 
 from jobu.cli.context import Context, parse_time
 from jobu.cli.output import clip, plain, print_fields, print_json, print_table, seconds, when
 from jobu.errors import InvalidInputError
 from jobu.model import Execution, ExecutionFilter, Isolation, NewExecution, ParamSource, Status
-from jobu.validation import check_execution_options, parse_json_object
+from jobu.store.store import BULK_TRANSACTION_ROWS
+from jobu.validation import (
+    MAX_ENQUEUE_COUNT,
+    check_enqueue_count,
+    check_execution_options,
+    parse_json_object,
+)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -51,14 +59,19 @@ def register(commands: argparse._SubParsersAction) -> None:
     cancel.add_argument("id", type=int)
     cancel.set_defaults(func=cmd_cancel)
 
-    enqueue = commands.add_parser("enqueue", help="run a handler on demand",
-                                  description="Create executions of a handler for workers to "
-                                              "run. Prints one id per line.")
+    enqueue = commands.add_parser(
+        "enqueue", help="run a handler on demand",
+        description="Create executions of a handler for workers to run. Prints one id per "
+                    f"line. With --count, they are committed {BULK_TRANSACTION_ROWS:,} per "
+                    "transaction, so that the daemons keep working meanwhile: a bulk enqueue "
+                    "is not all or nothing, and when it fails or is interrupted, the ids "
+                    "printed so far were created.")
     enqueue.add_argument("handler", help="the handler to run")
     enqueue.add_argument("--params", metavar="JSON", default="{}",
                          help="handler parameters, a JSON object (default {})")
     enqueue.add_argument("--count", type=int, default=1,
-                         help="how many executions, all in one transaction (default 1)")
+                         help=f"how many executions (default 1, at most {MAX_ENQUEUE_COUNT:,}), "
+                              f"committed {BULK_TRANSACTION_ROWS:,} per transaction")
     enqueue.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
     enqueue.add_argument("--timeout", type=float, metavar="SECONDS",
                          help="time limit of one attempt (default none)")
@@ -169,8 +182,7 @@ def cmd_cancel(ctx: Context) -> int:
 def cmd_enqueue(ctx: Context) -> int:
     args = ctx.args
     params = parse_json_object(args.params)
-    if args.count < 1:
-        raise InvalidInputError(f"--count must be at least 1, got {args.count}")
+    check_enqueue_count(args.count)
     if args.dedupe_key and args.count > 1:
         raise InvalidInputError("--dedupe-key names one execution; it cannot go with --count")
     check_execution_options(handler_name=args.handler, max_retry=args.max_retry,
@@ -180,13 +192,29 @@ def cmd_enqueue(ctx: Context) -> int:
                        max_retry=args.max_retry, timeout_seconds=args.timeout,
                        priority=args.priority, queue=args.queue,
                        isolation=Isolation(args.isolation), dedupe_key=args.dedupe_key)
-    ids = ctx.store.execution_insert_many([new] * args.count)
-    if ids == [None]:  # the dedupe key had an execution already
-        ids = [ctx.store.execution_get_by_dedupe_key(args.dedupe_key).id]
+    if args.dedupe_key:
+        inserted = ctx.store.execution_insert(new)
+        ids = [inserted if inserted is not None
+               else ctx.store.execution_get_by_dedupe_key(args.dedupe_key).id]
+        if ctx.json:
+            print_json(ids)
+        else:
+            print(ids[0])
+        return 0
+    created: list[int | None] = []
+    try:
+        for batch in ctx.store.execution_insert_bulk(itertools.repeat(new, args.count)):
+            if not ctx.json:  # as each transaction commits: these ids exist, whatever follows
+                sys.stdout.write("".join(f"{i}\n" for i in batch))
+            created += batch
+    except BaseException:
+        if args.count > 1:
+            print(f"jobu enqueue: {len(created):,} of {args.count:,} executions were created "
+                  "before the error" + ("" if ctx.json else "; their ids are printed above"),
+                  file=sys.stderr)
+        raise
     if ctx.json:
-        print_json(ids)
-    else:
-        print("\n".join(str(i) for i in ids))
+        print_json(created)
     return 0
 
 

@@ -905,6 +905,25 @@ def test_enqueue_defaults_and_json(ready):
     assert len(two) == 2 and execution_id not in two
 
 
+def test_a_bulk_enqueue_prints_every_id_of_its_transactions(ready):
+    """25,000 executions: three transactions of at most 10,000, every id printed once."""
+    out = ready.ok("enqueue", "noop", "--count", "25000", "--params", '{"bulk": true}')
+    ids = [int(line) for line in out.splitlines()]
+    assert len(ids) == 25_000 and len(set(ids)) == 25_000
+    page = ready.store.execution_list(ExecutionFilter(), limit=30_000).items
+    assert {e.id for e in page} == set(ids)
+    assert {(e.handler_name, json.dumps(e.params), e.status) for e in page} == {
+        ("noop", '{"bulk": true}', Status.PENDING)}
+
+
+def test_cron_next_count_is_bounded(ready):
+    add_cron(ready.store, "nightly")
+    most, beyond = ready.run_all(["cron", "next", "nightly", "-n", "10000", "--json"],
+                                 ["cron", "next", "nightly", "-n", "10001"])
+    assert most.code == 0 and len(json.loads(most.out)) == 10_000, str(most)
+    assert_refused(beyond, 65, says="--count must be at most 10,000, got 10,001")
+
+
 def test_enqueue_with_a_dedupe_key_is_idempotent(ready):
     first = ready.ok("enqueue", "charge", "--params", '{"order": 42}', "--dedupe-key",
                      "order-42")
@@ -926,14 +945,17 @@ def test_enqueue_refuses_bad_values(ready):
         ["enqueue", "charge", "--params", "{'order': 1}"],
         ["enqueue", "charge", "--params", "42"],
         ["enqueue", "send report"],
-        ["enqueue", "charge", "--timeout", "-1"])
+        ["enqueue", "charge", "--timeout", "-1"],
+        ["enqueue", "charge", "--count", "10000001"])
     expected = ["--dedupe-key names one execution; it cannot go with --count",
                 "--count must be at least 1, got 0",
                 "--params is not valid JSON: Expecting property name enclosed in double quotes "
                 "at line 1 column 2",
                 "--params must be a JSON object ({...}), got int",
                 "handler name 'send report' is not valid",
-                "timeout must be more than 0 seconds, got -1"]
+                "timeout must be more than 0 seconds, got -1",
+                "--count must be at most 10,000,000, got 10,000,001; split it into several "
+                "enqueues"]
     for result, says in zip(results, expected, strict=True):
         assert_refused(result, 65, says=says)
     usage = ready("enqueue", "charge", "--isolation", "fork")

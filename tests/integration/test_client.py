@@ -7,6 +7,7 @@ rows it wrote.
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -14,6 +15,8 @@ from pathlib import Path
 import pytest
 
 import jobu
+import jobu.client
+import jobu.validation
 from jobu import Client
 from jobu.errors import DatabaseError, ExecutionNotFoundError, InvalidInputError
 from jobu.model import ExecutionFilter, Isolation, ParamSource, Status
@@ -117,6 +120,17 @@ def test_enqueue_many_is_one_transaction(client, store):
         client.enqueue_many("resize", [{"image": 1}, {"ratio": math.nan}])
 
     assert [e.handler_name for e in all_rows(store)] == ["before"]
+
+
+def test_enqueue_many_is_bounded(client, store, monkeypatch):
+    monkeypatch.setattr(jobu.client, "MAX_ENQUEUE_COUNT", 3)
+    monkeypatch.setattr(jobu.validation, "MAX_ENQUEUE_COUNT", 3)
+    assert len(client.enqueue_many("resize", [{"image": n} for n in range(3)])) == 3
+    endless = ({"image": n} for n in itertools.count())  # read no further than the limit
+    with pytest.raises(InvalidInputError, match=r"^len\(params_list\) must be at most 3, got 4"):
+        client.enqueue_many("resize", endless)
+    assert next(endless) == {"image": 4}
+    assert len(all_rows(store)) == 3
 
 
 def test_enqueue_many_checks_every_item_before_writing(client, store):

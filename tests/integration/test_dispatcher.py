@@ -13,10 +13,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+import jobu.dispatcher as dispatcher_module
 from jobu.clock import FakeClock
 from jobu.config import Config
 from jobu.configschema import DispatcherConfig
 from jobu.dispatcher import Dispatcher
+from jobu.errors import TransactionError
 from jobu.model import CatchUp, CronSpec, ExecutionFilter, NewExecution, Status, WorkerInfo
 from jobu.store import Store
 from tests.servers import wait_until
@@ -248,10 +250,51 @@ def test_after_downtime_each_catch_up_policy(harness, policy, ran):
     last = TOP + (120 - len(ran)) * MINUTE
     assert range_row.error_message.startswith(
         f"missed {count} ticks from 2026-03-02 12:11:00 UTC to {last:%Y-%m-%d %H:%M:%S} UTC "
-        f"(dispatcher not running; catch_up={policy}")
+        "(no dispatcher recorded them before this one started at 2026-03-02 14:00:30 UTC; "
+        f"catch_up={policy}")
     # Every tick since the cron was created has its answer, once.
     covered = 10 + count + len(ran)
     assert covered == 120
+
+
+@pytest.mark.parametrize("batch", [7, 8, 40])
+def test_one_pass_dispatches_every_due_cron_over_many_batches(harness, monkeypatch, batch):
+    """Batches of 7 (or 8: the last one full, or 40: one) over 40 due crons. Each batch is
+    recorded while the next is planned; every cron gets its row once, in this one pass."""
+    monkeypatch.setattr(dispatcher_module, "DUE_BATCH", batch)
+    jobs = [harness.cron(f"c{n:02d}", allow_overlap=n % 2 == 0) for n in range(40)]
+    dispatcher = harness.dispatcher()
+    dispatcher.run_once(harness.clock.now())  # plans each cron's first tick: 12:01
+    harness.clock.set(TOP + MINUTE)
+    assert dispatcher.run_once(harness.clock.now()) == pytest.approx(60.0)
+    rows = harness.rows()
+    assert sorted(r.job_id for r in rows) == sorted(jobs)
+    assert {(r.scheduled_time, r.status) for r in rows} == {(TOP + MINUTE, Status.PENDING)}
+    assert {c.next_tick_at for c in harness.store.cron_list()} == {TOP + 2 * MINUTE}
+
+
+def test_ticks_missed_while_the_database_was_busy_say_so(harness, monkeypatch):
+    """The dispatcher ran all along: the MISSED row blames the database, not its absence."""
+    job = harness.cron("report", allow_overlap=True, catch_up=CatchUp.SKIP,
+                       misfire_grace_seconds=10)
+    dispatcher = harness.dispatcher()
+    harness.drive(dispatcher, T0 + 2 * MINUTE)  # 12:01 and 12:02 are recorded on time
+
+    def locked(*args, **kwargs):
+        raise TransactionError("database is locked", database="jobs", transient=True)
+    monkeypatch.setattr(harness.store, "cron_record_ticks", locked)
+    for at in (TOP + 3 * MINUTE, TOP + 4 * MINUTE):  # e.g. a bulk enqueue holds SQLite's lock
+        harness.clock.set(at)
+        with pytest.raises(TransactionError):
+            dispatcher.run_once(harness.clock.now())
+    monkeypatch.undo()
+    harness.clock.set(TOP + 5 * MINUTE + timedelta(seconds=30))
+    dispatcher.run_once(harness.clock.now())
+    [missed] = [r for r in harness.rows(job) if r.status is Status.MISSED]
+    assert missed.error_message == (
+        "missed 3 ticks from 2026-03-02 12:03:00 UTC to 2026-03-02 12:05:00 UTC (the dispatcher "
+        "could not record them in time: database busy or unavailable from "
+        "2026-03-02 12:03:00 UTC to 2026-03-02 12:05:30 UTC; catch_up=skip)")
 
 
 def test_two_dispatchers_that_read_the_same_due_cron_record_each_tick_once(harness):

@@ -17,6 +17,7 @@ from jobu.model import CatchUp, CronJob, DstRepeat, Isolation, ParamSource, Stat
 from jobu.planning import (
     MAX_TICKS_PER_PASS,
     ON_TIME_TOLERANCE_SECONDS,
+    PassHistory,
     SharedAnswers,
     TickPlan,
     checked_schedule,
@@ -144,7 +145,7 @@ def test_a_long_gap_is_one_missed_row_naming_the_range():
     assert [tick.strftime("%H:%M") for tick in result.run] == ["00:01", "00:02"]
     assert result.missed.message == (
         "missed 1440 ticks from 2026-03-01 00:01:00 UTC to 2026-03-02 00:00:00 UTC "
-        "(dispatcher not running; catch_up=skip)")
+        "(no dispatcher recorded them in time; catch_up=skip)")
     [row, *_] = executions_for(cron, result, active=None)
     assert (row.status, row.scheduled_time, row.error_message) == \
         (Status.MISSED, hour(0) + timedelta(minutes=1), result.missed.message)
@@ -153,11 +154,64 @@ def test_a_long_gap_is_one_missed_row_naming_the_range():
 def test_one_missed_tick_and_the_all_policy_are_worded_plainly():
     one = plan(make_cron(last_tick_at=hour(4), catch_up=CatchUp.SKIP), hour(5.5))
     assert one.missed.message == \
-        "missed the tick at 2026-03-01 05:00:00 UTC (dispatcher not running; catch_up=skip)"
+        "missed the tick at 2026-03-01 05:00:00 UTC (no dispatcher recorded it in time; " \
+        "catch_up=skip)"
     bounded = plan(make_cron(last_tick_at=hour(0), catch_up=CatchUp.ALL, catch_up_max_runs=2),
                    hour(5.5))
-    assert bounded.missed.message.endswith("(dispatcher not running; catch_up=all, "
-                                           "catch_up_max_runs=2)")
+    assert bounded.missed.message.endswith("in time; catch_up=all, catch_up_max_runs=2)")
+
+
+# --- why a tick was missed: what the dispatcher knows of its own past ------------------------
+
+
+def missed_because(history: PassHistory, last_tick: datetime, now: datetime) -> str:
+    """The cause a MISSED row gives for the ticks after `last_tick`, planned at `now`."""
+    cron = make_cron("* * * * *", last_tick_at=last_tick, catch_up=CatchUp.SKIP)
+    return plan(cron, now, history=history).missed.cause
+
+
+def test_a_tick_from_before_the_dispatcher_started_was_recorded_by_no_dispatcher():
+    # Down from 03:00 to 04:00: this dispatcher started at 04:00 and finds an hour of ticks.
+    started = hour(4)
+    assert missed_because(PassHistory(started), hour(3), started) == (
+        "no dispatcher recorded them before this one started at 2026-03-01 04:00:00 UTC")
+
+
+def test_a_dispatcher_blocked_by_its_database_says_so_not_that_it_was_not_running():
+    # Running since 02:00; its passes failed from 03:00:01 (SQLite locked by a bulk enqueue,
+    # or the server away) until the pass at 03:04:10 that went through.
+    history = PassHistory(hour(2), last_pass=(hour(3), hour(3) + timedelta(seconds=0.2)),
+                          failing_since=hour(3) + timedelta(seconds=1))
+    now = hour(3) + timedelta(minutes=4, seconds=10)
+    assert missed_because(history, hour(3), now) == (
+        "the dispatcher could not record them in time: database busy or unavailable from "
+        "2026-03-01 03:00:01 UTC to 2026-03-01 03:04:10 UTC")
+    one = make_cron("0 * * * *", last_tick_at=hour(2), catch_up=CatchUp.SKIP)
+    assert plan(one, hour(3.1), history=history).missed.message == (
+        "missed the tick at 2026-03-01 03:00:00 UTC (the dispatcher could not record it in "
+        "time: database busy or unavailable from 2026-03-01 03:00:01 UTC to "
+        "2026-03-01 03:06:00 UTC; catch_up=skip)")
+
+
+def test_a_slow_pass_and_a_stopped_process_are_told_apart():
+    # One pass took two minutes (each of its transactions waited for a lock, then got it).
+    slow = PassHistory(hour(2), last_pass=(hour(3), hour(3) + timedelta(minutes=2)))
+    assert missed_because(slow, hour(3), hour(3) + timedelta(minutes=2, seconds=1)) == (
+        "the dispatcher could not record it in time: its pass from 2026-03-01 03:00:00 UTC "
+        "lasted until 2026-03-01 03:02:00 UTC (a busy database or a CPU shortage)")
+    stopped = PassHistory(hour(2), last_pass=(hour(3), hour(3) + timedelta(seconds=0.1)))
+    assert missed_because(stopped, hour(3), hour(3.5)) == (
+        "the dispatcher could not record them in time: it made no pass from "
+        "2026-03-01 03:00:00 UTC to 2026-03-01 03:30:00 UTC "
+        "(the process was stopped or starved of CPU)")
+
+
+def test_a_range_that_began_before_the_dispatcher_started_names_both_causes():
+    history = PassHistory(hour(3), failing_since=hour(3))  # its first pass already failed
+    assert missed_because(history, hour(2), hour(4)) == (
+        "no dispatcher recorded them before this one started at 2026-03-01 03:00:00 UTC, and "
+        "then database busy or unavailable from 2026-03-01 03:00:00 UTC to "
+        "2026-03-01 04:00:00 UTC")
 
 
 @pytest.mark.parametrize(("policy", "max_runs"), [(CatchUp.SKIP, 1), (CatchUp.LATEST, 1),

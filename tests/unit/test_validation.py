@@ -16,9 +16,13 @@ import pytest
 from jobu.errors import InvalidInputError, JobuError
 from jobu.model import CronSpec, DstRepeat
 from jobu.validation import (
+    MAX_ENQUEUE_COUNT,
+    MAX_NEXT_TIMES,
     check_cron_spec,
+    check_enqueue_count,
     check_execution_options,
     check_name,
+    check_next_times_count,
     parse_json_object,
 )
 
@@ -281,3 +285,18 @@ def test_check_execution_options_refuses_each_rule(options, match):
 def test_check_execution_options_requires_the_handler_name_by_keyword():
     with pytest.raises(TypeError):
         check_execution_options("report")  # type: ignore[misc]
+
+
+def test_counts_are_bounded_with_the_limit_in_the_message():
+    assert check_enqueue_count(1) == 1 and check_enqueue_count(MAX_ENQUEUE_COUNT) == 10_000_000
+    assert check_next_times_count(MAX_NEXT_TIMES) == 10_000
+    with refused(r"^--count must be at most 10,000,000, got 100,000,000; split it into "
+                 r"several enqueues$") as excinfo:
+        check_enqueue_count(100_000_000)
+    assert_refusal(excinfo)
+    with refused(r"^-n must be at most 10,000, got 100,000,000$"):
+        check_next_times_count(100_000_000, "-n")
+    with refused(r"^--count must be at least 1, got 0$"):
+        check_enqueue_count(0)
+    with refused(r"^--count must be at least 1, got -5$"):
+        check_next_times_count(-5)
