@@ -33,6 +33,9 @@ from jobu.errors import (
 from jobu.model import DatabaseSpec
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+#: Page cache per connection (SQLite's default is 2 MiB), and memory-mapped reads.
+CACHE_KIB = 16 * 1024
+MMAP_BYTES = 256 * 1024 * 1024
 
 
 class SqliteDialect:
@@ -74,6 +77,11 @@ class SqliteDialect:
                 # In WAL mode NORMAL is durable against application crashes; only a power
                 # loss may roll back the last transactions (SQLite's documented trade-off).
                 conn.execute("PRAGMA synchronous = NORMAL")
+                # A big history must not push the claim index out of memory: SQLite's default
+                # page cache is 2 MiB per connection. Memory-mapped reads share the OS's page
+                # cache (no copy per connection) and save a system call per page.
+                conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+                conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
             return conn
 
         pool = ConnectionPool(
