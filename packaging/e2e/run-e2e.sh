@@ -728,12 +728,13 @@ check_journal_dispatcher() {
     ok "journalctl -u jobu-dispatcher: '$(head -n 1 <<<"$lines")'"
 }
 check_journal_worker() {
-    local lines n
+    # One line per job at INFO, written once its outcome is committed ("… started" is DEBUG).
+    local lines ended
     lines=$(journal_lines_with jobu-worker.service "$CRON_EXEC" noop)
-    n=$(grep -c . <<<"$lines")
+    ended=$(grep -E 'ended after .*: SUCCESS' <<<"$lines" | head -n 1)
     say "${lines:-(none)}"
-    [ "$n" -ge 2 ] || { in_ct journalctl -u jobu-worker -n 15 -o cat --no-pager; bad "journalctl -u jobu-worker has $n line(s) naming execution $CRON_EXEC and handler noop; want its start and its end (last lines above)"; return; }
-    ok "journalctl -u jobu-worker: $n lines with execution $CRON_EXEC and handler noop, e.g. '$(tail -n 1 <<<"$lines")'"
+    [ -n "$ended" ] || { in_ct journalctl -u jobu-worker -n 15 -o cat --no-pager; bad "no line of journalctl -u jobu-worker says execution $CRON_EXEC (noop) ended in SUCCESS (last lines above)"; return; }
+    ok "journalctl -u jobu-worker: '$ended'"
 }
 
 check_journal_plain_lines() {
