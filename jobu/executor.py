@@ -83,8 +83,7 @@ class Attempt:
     spec: HandlerSpec | None
     isolation: Isolation
     timeout_seconds: float | None
-    #: Monotonic time of the claim, and of the handler's start and end on its runner.
-    claimed: float
+    #: Monotonic time of the handler's start and end on its runner.
     started: float | None = None
     ended: float | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -222,7 +221,6 @@ class Executor:
 
     def start(self, execution: Execution) -> Attempt:
         """Take a claimed execution: queue it on the pool (or fail it: unknown handler)."""
-        now = self._monotonic()
         spec = self.registry.get(execution.handler_name)
         timeout = execution.timeout_seconds
         if timeout is None and spec is not None:
@@ -232,7 +230,7 @@ class Executor:
         isolation = execution.isolation
         if spec is not None and spec.isolation is Isolation.PROCESS:
             isolation = Isolation.PROCESS
-        attempt = Attempt(execution, spec, isolation, timeout, claimed=now)
+        attempt = Attempt(execution, spec, isolation, timeout)
         self.attempts[execution.id] = attempt
         if spec is None:
             known = ", ".join(self.registry.names())

@@ -107,7 +107,6 @@ class Worker:
         self._stopping = False
         self._listen = listen
         self._listener: Any = None
-        self.rescued = 0
         #: Outcomes the log has said wait for the database (it says so again when more do).
         self._told_waiting = 0
 
@@ -203,7 +202,7 @@ class Worker:
         self.executor.renewed(renewal, CANCEL_GRACE_SECONDS)
         if renewal.cancel_requested:
             self.wake.set()
-        self.rescued += rescue_expired(self.store)
+        rescue_expired(self.store)
 
     def poll_interval(self) -> float:
         """worker.yaml's poll_interval_seconds, or the default for this database."""
