@@ -48,6 +48,9 @@ class Dialect(Protocol):
     supports_notify: bool
     #: The dialect can take part in two-phase commit.
     supports_two_phase: bool
+    #: The driver can ask for results in the server's binary format (psycopg), which it
+    #: decodes with less work than text; Connection.fetch_all(binary=True) uses it.
+    binary_results: bool
 
     def open_pool(self) -> Any: ...
     def begin(self, raw: Any, *, write: bool, readonly: bool) -> None: ...
@@ -111,8 +114,15 @@ class Connection:
         finally:
             cursor.close()
 
-    def fetch_all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        cursor = self._run(sql, params)
+    def fetch_all(self, sql: str, params: Mapping[str, Any] | None = None, *,
+                  binary: bool = False) -> list[dict[str, Any]]:
+        """The rows of a query, as dicts by column name.
+
+        `binary` asks for the columns in the server's binary format where the driver can
+        (PostgreSQL): cheaper to decode for timestamps and numbers, which is worth it on the
+        claim's path. Only for columns of types the driver knows (no bytes come back).
+        """
+        cursor = self._run(sql, params, binary=binary)
         try:
             rows = self._guard(cursor.fetchall, sql)
             names = [column[0] for column in cursor.description or ()]
@@ -165,9 +175,12 @@ class Connection:
         # conversion wrote as '%'.
         return native, args or {}
 
-    def _run(self, sql: str, params: Mapping[str, Any] | None) -> Any:
+    def _run(self, sql: str, params: Mapping[str, Any] | None, *, binary: bool = False) -> Any:
         sql, args = self._statement(sql, params)
-        cursor = self.connection.cursor()
+        if binary and self.database.dialect.binary_results:
+            cursor = self.connection.cursor(binary=True)
+        else:
+            cursor = self.connection.cursor()
         try:
             if args is None:
                 self._guard(lambda: cursor.execute(sql), sql)

@@ -38,6 +38,7 @@ class MysqlDialect:
     update_returning = False
     supports_notify = False
     supports_two_phase = True
+    binary_results = False
     tpc_begin_required = True
 
     def __init__(self, spec: DatabaseSpec) -> None:

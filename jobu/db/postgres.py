@@ -133,6 +133,7 @@ class PostgresDialect:
     update_returning = True
     supports_notify = True
     supports_two_phase = True
+    binary_results = True
     tpc_begin_required = False
 
     def __init__(self, spec: DatabaseSpec) -> None:

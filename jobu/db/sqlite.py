@@ -43,6 +43,7 @@ class SqliteDialect:
     update_returning = True
     supports_notify = False
     supports_two_phase = False
+    binary_results = False
 
     def __init__(self, spec: DatabaseSpec) -> None:
         self.spec = spec

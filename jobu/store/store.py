@@ -603,7 +603,7 @@ class Store(DecisionLogMethods):
                                                  lease_seconds), now)
         if params is None:
             return []
-        return self._claimed(self._write(lambda conn: self._claim(conn, params)))
+        return self._claimed(self._write(lambda conn: self._claim(conn, params)), params)
 
     def _claim_params(self, request: ClaimRequest,
                       now: datetime | None) -> dict[str, Any] | None:
@@ -627,8 +627,9 @@ class Store(DecisionLogMethods):
         queues = params["queues"]
         if self.database.dialect.update_returning:
             if len(queues) == 1:
-                return conn.fetch_all(self._q["execution_claim"], {**params, "queue": queues[0]})
-            return conn.fetch_all(self._q["execution_claim_queues"], params)
+                return conn.fetch_all(self._q["execution_claim"], {**params, "queue": queues[0]},
+                                      binary=True)
+            return conn.fetch_all(self._q["execution_claim_queues"], params, binary=True)
         picked: list[dict[str, Any]] = []
         for queue in queues:
             picked += conn.fetch_all(self._q["execution_claim"], {**params, "queue": queue})
@@ -639,10 +640,13 @@ class Store(DecisionLogMethods):
             return []
         ids = [row["id"] for row in picked]
         conn.execute(self._q["execution_claim_mark"], {**params, "ids": ids})
-        return conn.fetch_all(self._q["execution_get_many"], {"ids": ids})
+        return conn.fetch_all(self._q["execution_get_claimed"], {"ids": ids})
 
-    def _claimed(self, found: list[dict[str, Any]]) -> list[Execution]:
-        claimed = [rows.execution_from_row(row, self._time) for row in found]
+    def _claimed(self, found: list[dict[str, Any]], params: dict[str, Any]) -> list[Execution]:
+        """The executions of the rows a claim made with `params` returned, in claim order."""
+        worker_id, lease_token, parse_time = params["worker_id"], params["lease_token"], self._time
+        claimed = [rows.claimed_execution_from_row(row, parse_time, worker_id=worker_id,
+                                                   lease_token=lease_token) for row in found]
         claimed.sort(key=lambda e: (-e.priority, e.run_after, e.id))
         return claimed
 
@@ -699,7 +703,7 @@ class Store(DecisionLogMethods):
                    and row["lease_token"] == tokens[row["id"]]}
         lost = set(tokens) - written - already
         return FinishReport(frozenset(written), frozenset(already), frozenset(lost),
-                            self._claimed(claimed))
+                            self._claimed(claimed, claim_params) if claim_params else [])
 
     def _complete_many(self, conn: Connection, successes: list[list[Any]],
                        now: datetime | None) -> set[int]:

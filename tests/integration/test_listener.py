@@ -1,15 +1,22 @@
-"""LISTEN/NOTIFY on PostgreSQL: committed inserts and cron changes wake listeners."""
+"""What wakes an idle daemon: LISTEN/NOTIFY on PostgreSQL, and the pollers of SQLite and MySQL."""
 
 from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 
 from jobu.model import CronSpec, NewExecution
 from jobu.store import open_store
-from jobu.store.listener import CRONS_CHANNEL, EXECUTIONS_CHANNEL, Listener
+from jobu.store.listener import (
+    CRONS_CHANNEL,
+    EXECUTIONS_CHANNEL,
+    Listener,
+    LocalChangeWatcher,
+    RunnableProbe,
+)
 from tests.servers import wait_until
 
 
@@ -59,3 +66,50 @@ def test_cron_changes_notify_dispatchers(pg_store):
         wait_until(lambda: heard == ["nightly"] * 3, message="three cron notifications")
     finally:
         listener.stop()
+
+
+# --- the pollers of the databases without LISTEN/NOTIFY ----------------------------------
+
+
+@pytest.fixture
+def migrated(fresh_database):
+    def make(dialect):
+        store = open_store(fresh_database(dialect))
+        store.migrate()
+        opened.append(store)
+        return store
+    opened = []
+    yield make
+    for store in opened:
+        store.close()
+
+
+def test_the_mysql_probe_wakes_for_runnable_rows_of_its_queues_only(migrated):
+    store = migrated("mysql")
+    woken = threading.Event()
+    probe = RunnableProbe(store.database.dialect.connect,
+                          store.query("execution_runnable_probe"), ["reports", "mail"],
+                          woken.set, interval_seconds=0.02).start()
+    try:
+        later = store.database_now() + timedelta(hours=1)
+        store.execution_insert(NewExecution("noop", queue="default"))
+        store.execution_insert(NewExecution("noop", queue="reports", run_after=later))
+        # Several probes go by without a reason to wake.
+        assert not woken.wait(0.3)
+        store.execution_insert(NewExecution("noop", queue="mail"))
+        assert woken.wait(5)
+    finally:
+        probe.stop()
+
+
+def test_the_sqlite_watcher_wakes_on_another_connections_commit(migrated):
+    store = migrated("sqlite")
+    woken = threading.Event()
+    watcher = LocalChangeWatcher(store.database.spec.path, woken.set,
+                                 interval_seconds=0.02).start()
+    try:
+        assert not woken.wait(0.2)
+        store.execution_insert(NewExecution("noop"))
+        assert woken.wait(5)
+    finally:
+        watcher.stop()

@@ -30,7 +30,7 @@ from jobu.model import (
     Status,
     WorkerInfo,
 )
-from jobu.store import TickRecord, open_store
+from jobu.store import ClaimRequest, TickRecord, open_store
 from jobu.store.migrate import load_migrations
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -467,6 +467,28 @@ def test_claimed_execution_carries_its_cron_name(store):
     store.execution_insert(NewExecution("noop", job_id=job.id, scheduled_time=T0, run_after=T0))
     assert claim_one(store).cron_name == "report"
 
+
+
+@pytest.mark.parametrize("clock", ["given", "database"])
+def test_claimed_execution_is_the_row_as_stored(store, clock):
+    """The claim returns only the columns it did not set; the rest is filled in from what
+    it set. The Execution must still be the row as it is stored, field for field, also on a
+    retried attempt (error of the last one, cleared progress) and on the database's clock."""
+    job = store.cron_create(cron())
+    store.execution_insert(NewExecution(
+        "noop", job_id=job.id, scheduled_time=at(-5), run_after=at(-5), params={"n": 1},
+        max_retry=2, retry_backoff_seconds=3.5, timeout_seconds=9.0, priority=4,
+        dedupe_key="k-1"))
+    first = claim_one(store, now=at(-4))
+    store.execution_progress(first.id, first.lease_token, 0.5, "half", now=at(-3))
+    store.execution_retry(first.id, first.lease_token, 0, "boom", now=at(-2))
+    now = at(0) if clock == "given" else None
+    [claimed] = store.execution_claim("w2", ["default"], 1, 45, now=now)
+    assert claimed.attempt == 2 and claimed.error_message == "boom"
+    assert claimed == store.execution_get(claimed.id)
+    report = store.execution_finish_many([], claim=ClaimRequest("w3", ("default",), 1, 45),
+                                         now=now)
+    assert report.claimed == []
 
 # --- fencing and outcomes ------------------------------------------------------------
 

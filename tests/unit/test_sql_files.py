@@ -23,7 +23,8 @@ DIALECT_EXTRAS = {"sqlite": {"execution_claim_queues", "execution_next_id",
                   "postgres": {"notify", "execution_claim_queues"},
                   "mysql": {"execution_claim_mark", "execution_lease_states",
                             "execution_insert_marked", "execution_insert_unmark",
-                            "execution_runnable_probe", "cron_lock_many"}}
+                            "execution_runnable_probe", "execution_get_claimed",
+                            "cron_lock_many"}}
 
 
 def test_every_dialect_defines_the_same_queries():

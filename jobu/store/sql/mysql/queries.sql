@@ -185,10 +185,6 @@ UPDATE job_executions SET lease_token = NULL WHERE id IN %(ids)s;
 SELECT e.*, c.name AS cron_name FROM job_executions e
 LEFT JOIN cron_jobs c ON c.id = e.job_id WHERE e.id = %(id)s;
 
--- name: execution_get_many
-SELECT e.*, c.name AS cron_name FROM job_executions e
-LEFT JOIN cron_jobs c ON c.id = e.job_id WHERE e.id IN %(ids)s ORDER BY e.id;
-
 -- name: execution_get_by_dedupe_key
 SELECT e.*, c.name AS cron_name FROM job_executions e
 LEFT JOIN cron_jobs c ON c.id = e.job_id WHERE e.dedupe_key = %(dedupe_key)s;
@@ -208,6 +204,16 @@ ORDER BY claim_rank, run_after, id
 LIMIT %(limit)s
 FOR UPDATE SKIP LOCKED;
 
+-- name: execution_get_claimed
+-- The rows execution_claim_mark just took, with only the columns the claim did not set
+-- itself (the store fills in status, worker, token and the cleared ones): the columns of
+-- the claim's RETURNING on the other dialects.
+SELECT e.id, e.job_id, e.handler_name, e.params, e.param_source, e.scheduled_time, e.attempt,
+    e.max_retry, e.retry_backoff_seconds, e.timeout_seconds, e.run_after, e.priority, e.queue,
+    e.isolation, e.cancel_requested, e.lease_expires_at, e.started_at, e.error_message,
+    e.dedupe_key, e.created_at, c.name AS cron_name
+FROM job_executions e LEFT JOIN cron_jobs c ON c.id = e.job_id WHERE e.id IN %(ids)s;
+
 -- name: execution_runnable_probe
 -- Is anything runnable in these queues? An idle worker's RunnableProbe asks this every few
 -- hundredths of a second on a connection of its own, in autocommit: one round trip and no
@@ -221,8 +227,8 @@ UPDATE job_executions SET status = 'RUNNING', worker_id = %(worker_id)s,
     attempt = attempt + 1, lease_token = %(lease_token)s,
     lease_expires_at = COALESCE(%(now)s, UTC_TIMESTAMP(6))
         + INTERVAL ROUND(%(lease_seconds)s * 1000000) MICROSECOND,
-    started_at = COALESCE(%(now)s, UTC_TIMESTAMP(6)), finished_at = NULL, progress = NULL,
-    progress_note = NULL, updated_at = COALESCE(%(now)s, UTC_TIMESTAMP(6))
+    started_at = COALESCE(%(now)s, UTC_TIMESTAMP(6)), finished_at = NULL, result = NULL,
+    progress = NULL, progress_note = NULL, updated_at = COALESCE(%(now)s, UTC_TIMESTAMP(6))
 WHERE id IN %(ids)s;
 
 -- name: execution_complete_many

@@ -175,10 +175,6 @@ FROM input LEFT JOIN inserted ON inserted.id = input.id;
 SELECT e.*, c.name AS cron_name FROM job_executions e
 LEFT JOIN cron_jobs c ON c.id = e.job_id WHERE e.id = %(id)s;
 
--- name: execution_get_many
-SELECT e.*, c.name AS cron_name FROM job_executions e
-LEFT JOIN cron_jobs c ON c.id = e.job_id WHERE e.id = ANY(%(ids)s) ORDER BY e.id;
-
 -- name: execution_get_by_dedupe_key
 SELECT e.*, c.name AS cron_name FROM job_executions e
 LEFT JOIN cron_jobs c ON c.id = e.job_id WHERE e.dedupe_key = %(dedupe_key)s;
@@ -189,6 +185,8 @@ LEFT JOIN cron_jobs c ON c.id = e.job_id WHERE e.dedupe_key = %(dedupe_key)s;
 -- priority DESC, run_after, id) in claim order and stops after `limit` rows: its cost does
 -- not grow with the rows waiting (`queue = ANY(…)` gives no ordered path: a sort of them
 -- all). MATERIALIZED keeps the locked pick from being re-planned into the UPDATE.
+-- RETURNING names only what the claim did not set itself (the store fills in the rest):
+-- decoding a row's columns, timestamps above all, was a no-op job's largest cost.
 WITH picked AS MATERIALIZED (
     SELECT id FROM job_executions
     WHERE status IN ('PENDING', 'RETRY') AND queue = %(queue)s
@@ -201,10 +199,14 @@ UPDATE job_executions e SET status = 'RUNNING', worker_id = %(worker_id)s,
     attempt = e.attempt + 1, lease_token = %(lease_token)s,
     lease_expires_at = COALESCE(%(now)s::timestamptz, now())
         + make_interval(secs => %(lease_seconds)s::float8),
-    started_at = COALESCE(%(now)s::timestamptz, now()), finished_at = NULL, progress = NULL,
-    progress_note = NULL, updated_at = COALESCE(%(now)s::timestamptz, now())
+    started_at = COALESCE(%(now)s::timestamptz, now()), finished_at = NULL, result = NULL,
+    progress = NULL, progress_note = NULL, updated_at = COALESCE(%(now)s::timestamptz, now())
 FROM picked WHERE e.id = picked.id
-RETURNING e.*, (SELECT c.name FROM cron_jobs c WHERE c.id = e.job_id) AS cron_name;
+RETURNING e.id, e.job_id, e.handler_name, e.params, e.param_source, e.scheduled_time,
+    e.attempt, e.max_retry, e.retry_backoff_seconds, e.timeout_seconds, e.run_after,
+    e.priority, e.queue, e.isolation, e.cancel_requested, e.lease_expires_at, e.started_at,
+    e.error_message, e.dedupe_key, e.created_at,
+    (SELECT c.name FROM cron_jobs c WHERE c.id = e.job_id) AS cron_name;
 
 -- name: execution_claim_queues
 -- The claim over several queues, still one statement: for each queue, the pick of
@@ -228,10 +230,14 @@ UPDATE job_executions e SET status = 'RUNNING', worker_id = %(worker_id)s,
     attempt = e.attempt + 1, lease_token = %(lease_token)s,
     lease_expires_at = COALESCE(%(now)s::timestamptz, now())
         + make_interval(secs => %(lease_seconds)s::float8),
-    started_at = COALESCE(%(now)s::timestamptz, now()), finished_at = NULL, progress = NULL,
-    progress_note = NULL, updated_at = COALESCE(%(now)s::timestamptz, now())
+    started_at = COALESCE(%(now)s::timestamptz, now()), finished_at = NULL, result = NULL,
+    progress = NULL, progress_note = NULL, updated_at = COALESCE(%(now)s::timestamptz, now())
 FROM picked WHERE e.id = picked.id
-RETURNING e.*, (SELECT c.name FROM cron_jobs c WHERE c.id = e.job_id) AS cron_name;
+RETURNING e.id, e.job_id, e.handler_name, e.params, e.param_source, e.scheduled_time,
+    e.attempt, e.max_retry, e.retry_backoff_seconds, e.timeout_seconds, e.run_after,
+    e.priority, e.queue, e.isolation, e.cancel_requested, e.lease_expires_at, e.started_at,
+    e.error_message, e.dedupe_key, e.created_at,
+    (SELECT c.name FROM cron_jobs c WHERE c.id = e.job_id) AS cron_name;
 
 -- name: execution_complete_many
 -- SUCCESS for a batch of attempts in one statement (the worker's group commit).

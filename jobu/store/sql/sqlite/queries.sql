@@ -166,10 +166,6 @@ SELECT id FROM job_executions WHERE id BETWEEN :first_id AND :last_id;
 SELECT e.*, c.name AS cron_name FROM job_executions e
 LEFT JOIN cron_jobs c ON c.id = e.job_id WHERE e.id = :id;
 
--- name: execution_get_many
-SELECT e.*, c.name AS cron_name FROM job_executions e
-LEFT JOIN cron_jobs c ON c.id = e.job_id WHERE e.id IN (SELECT value FROM json_each(:ids)) ORDER BY e.id;
-
 -- name: execution_get_by_dedupe_key
 SELECT e.*, c.name AS cron_name FROM job_executions e
 LEFT JOIN cron_jobs c ON c.id = e.job_id WHERE e.dedupe_key = :dedupe_key;
@@ -180,12 +176,13 @@ LEFT JOIN cron_jobs c ON c.id = e.job_id WHERE e.dedupe_key = :dedupe_key;
 -- the pick walks job_executions_claim (queue, priority DESC, run_after, id) in claim order
 -- and stops after `limit` rows, however many wait (`queue IN (json_each …)` made SQLite
 -- sort every runnable row in a temporary B-tree).
+-- RETURNING names only what the claim did not set itself (the store fills in the rest).
 UPDATE job_executions SET status = 'RUNNING', worker_id = :worker_id,
     attempt = attempt + 1, lease_token = :lease_token,
     lease_expires_at = (strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'),
                                 '+' || :lease_seconds || ' seconds') || '000'),
     started_at = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')), finished_at = NULL,
-    progress = NULL, progress_note = NULL,
+    result = NULL, progress = NULL, progress_note = NULL,
     updated_at = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
 WHERE id IN (
     SELECT id FROM job_executions
@@ -193,7 +190,10 @@ WHERE id IN (
       AND run_after <= COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
     ORDER BY priority DESC, run_after, id
     LIMIT :limit)
-RETURNING *, (SELECT c.name FROM cron_jobs c WHERE c.id = job_executions.job_id) AS cron_name;
+RETURNING id, job_id, handler_name, params, param_source, scheduled_time, attempt, max_retry,
+    retry_backoff_seconds, timeout_seconds, run_after, priority, queue, isolation,
+    cancel_requested, lease_expires_at, started_at, error_message, dedupe_key, created_at,
+    (SELECT c.name FROM cron_jobs c WHERE c.id = job_executions.job_id) AS cron_name;
 
 -- name: execution_claim_queues
 -- The claim over several queues (`queues` is a JSON array), still one statement: for each
@@ -204,7 +204,7 @@ UPDATE job_executions SET status = 'RUNNING', worker_id = :worker_id,
     lease_expires_at = (strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'),
                                 '+' || :lease_seconds || ' seconds') || '000'),
     started_at = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')), finished_at = NULL,
-    progress = NULL, progress_note = NULL,
+    result = NULL, progress = NULL, progress_note = NULL,
     updated_at = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
 WHERE id IN (
     SELECT e.id FROM json_each(:queues) AS q
@@ -216,7 +216,10 @@ WHERE id IN (
         LIMIT :limit)
     ORDER BY e.priority DESC, e.run_after, e.id
     LIMIT :limit)
-RETURNING *, (SELECT c.name FROM cron_jobs c WHERE c.id = job_executions.job_id) AS cron_name;
+RETURNING id, job_id, handler_name, params, param_source, scheduled_time, attempt, max_retry,
+    retry_backoff_seconds, timeout_seconds, run_after, priority, queue, isolation,
+    cancel_requested, lease_expires_at, started_at, error_message, dedupe_key, created_at,
+    (SELECT c.name FROM cron_jobs c WHERE c.id = job_executions.job_id) AS cron_name;
 
 -- name: execution_complete_many
 -- SUCCESS for a batch of attempts in one statement (the worker's group commit).
