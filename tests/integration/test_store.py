@@ -287,6 +287,29 @@ def test_concurrent_record_batches_in_opposite_orders_record_each_tick_once(stor
     assert not [r for r in caplog.records if "transient conflict" in r.getMessage()]
 
 
+def test_a_record_that_waited_for_a_crons_lock_judges_it_by_its_new_version(store):
+    """A cron edited by a transaction that holds its row while a dispatcher records: the
+    record waits for the lock, then finds the new version and records nothing for that
+    cron, while the batch's other crons are recorded."""
+    edited, other = (store.cron_create(cron(name), now=T0) for name in ("edited", "other"))
+    records = [tick(job, None, at(60), at(120), tick_row(job, 60)) for job in (edited, other)]
+    bump = ("UPDATE cron_jobs SET version = version + 1 WHERE id = "
+            + (":id" if store.dialect == "sqlite" else "%(id)s"))
+    results: list = []
+    with store.database.transaction() as conn:
+        conn.execute(bump, {"id": edited.id})
+        recorder = threading.Thread(target=lambda: results.append(
+            store.cron_record_ticks(records, now=at(61))))
+        recorder.start()
+        recorder.join(timeout=0.5)
+        assert recorder.is_alive(), "the record should wait for the edited cron's lock"
+    recorder.join(timeout=30)
+    [done] = results
+    assert [ids is not None for ids in done] == [False, True]
+    assert [e.cron_name for e in store.execution_list().items] == ["other"]
+    assert store.cron_get("edited").last_tick_at is None
+
+
 def test_execution_active_for_crons_gives_the_oldest_unfinished_one(store):
     a, b, c = (store.cron_create(cron(name)) for name in ("a", "b", "c"))
     store.execution_insert(tick_row(a, 0, Status.SKIPPED), now=at(0))
