@@ -76,9 +76,17 @@ UPDATE cron_jobs SET last_tick_at = %(last_tick_at)s, next_tick_at = %(next_tick
 WHERE id = %(id)s AND (last_tick_at IS NULL OR last_tick_at <= %(last_tick_at)s);
 
 -- name: cron_due
--- Enabled crons whose next tick has come, and those not planned yet (new or changed).
-SELECT * FROM cron_jobs
-WHERE is_enabled AND (next_tick_at IS NULL OR next_tick_at <= %(now)s)
+-- Enabled crons whose next tick has come, and those not planned yet (new or changed),
+-- unplanned first. Two ranges of cron_jobs_due (migration 0003), each read in order and
+-- only up to the limit: the unplanned by id, then the due by tick (an OR of the two would
+-- read and sort every enabled cron).
+SELECT * FROM (
+    (SELECT * FROM cron_jobs WHERE is_enabled AND next_tick_at IS NULL
+     ORDER BY next_tick_at, id LIMIT %(limit)s)
+    UNION ALL
+    (SELECT * FROM cron_jobs WHERE is_enabled AND next_tick_at <= %(now)s
+     ORDER BY next_tick_at, id LIMIT %(limit)s)
+) AS due
 ORDER BY next_tick_at NULLS FIRST, id
 LIMIT %(limit)s;
 
@@ -87,11 +95,18 @@ LIMIT %(limit)s;
 -- updated_at) and the ticks that change without a new version, as ONE JSON array of
 -- [id, version, updated_at, last_tick_at, next_tick_at]: at the top of the hour a
 -- dispatcher then reads one value per batch of due crons instead of all their columns
--- (psycopg's pure-Python build pays some microseconds for every value).
+-- (psycopg's pure-Python build pays some microseconds for every value). The due crons are read
+-- as cron_due reads them.
 SELECT json_agg(json_build_array(id, version, updated_at, last_tick_at, next_tick_at)
                 ORDER BY next_tick_at NULLS FIRST, id) AS heads
-FROM (SELECT id, version, updated_at, last_tick_at, next_tick_at FROM cron_jobs
-      WHERE is_enabled AND (next_tick_at IS NULL OR next_tick_at <= %(now)s)
+FROM (SELECT * FROM (
+          (SELECT id, version, updated_at, last_tick_at, next_tick_at FROM cron_jobs
+           WHERE is_enabled AND next_tick_at IS NULL
+           ORDER BY next_tick_at, id LIMIT %(limit)s)
+          UNION ALL
+          (SELECT id, version, updated_at, last_tick_at, next_tick_at FROM cron_jobs
+           WHERE is_enabled AND next_tick_at <= %(now)s
+           ORDER BY next_tick_at, id LIMIT %(limit)s)) AS both_ranges
       ORDER BY next_tick_at NULLS FIRST, id
       LIMIT %(limit)s) AS due;
 
