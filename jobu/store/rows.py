@@ -137,6 +137,7 @@ def cron_heads(value: str | list | None) -> list[CronHead]:
     return heads
 
 
+@functools.lru_cache(maxsize=4096)  # at the top of the hour, thousands of heads share a tick
 def _json_time(text: str | None) -> datetime | None:
     """A time from a database's JSON: ISO 8601 text, with an offset or in UTC."""
     if text is None:
@@ -231,10 +232,12 @@ def fast_constructor(cls: type[T]) -> Callable[[dict[str, Any]], T]:
             or not all(f.init for f in fields)):
         return lambda values: cls(**values)
     new = object.__new__
+    names = tuple(f.name for f in fields)
 
     def make(values: dict[str, Any]) -> T:
         instance = new(cls)
-        instance.__dict__.update(values)
+        # In field order, as __init__ would set them; a missing field is a KeyError here.
+        instance.__dict__.update(zip(names, map(values.__getitem__, names), strict=True))
         return instance
     return make
 
