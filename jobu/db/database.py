@@ -151,6 +151,16 @@ class Connection:
         finally:
             cursor.close()
 
+    def insert_counted(self, sql: str, params: Mapping[str, Any] | None = None,
+                       ) -> tuple[int, int | None]:
+        """Run a multi-row INSERT without RETURNING (MySQL): the rows it reported, and the
+        first id it generated (the cursor's lastrowid), or None if it generated none."""
+        cursor = self._run(sql, params)
+        try:
+            return cursor.rowcount, cursor.lastrowid or None
+        finally:
+            cursor.close()
+
     def call(self, action: Callable[[], T], statement: str) -> T:
         """Run `action` (a driver call on the raw connection), with its errors translated."""
         return self._guard(action, statement)

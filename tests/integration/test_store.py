@@ -376,9 +376,18 @@ def test_insert_many_is_all_or_nothing(store):
     assert len(store.execution_list(limit=100).items) == 3
 
 
-def test_a_batch_insert_maps_every_row_to_its_id_across_statements(store, monkeypatch):
-    """Multi-row INSERTs give each row its own id, in order, and None to a duplicate."""
+@pytest.mark.parametrize("marks", ["when needed", "always"])
+def test_a_batch_insert_maps_every_row_to_its_id_across_statements(store, monkeypatch, marks):
+    """Multi-row INSERTs give each row its own id, in order, and None to a duplicate.
+
+    On MySQL, both ways of finding the ids: from the statement's block of consecutive ids
+    (a batch without duplicates, where the server promises them), and by marking the rows.
+    """
     import jobu.store.store as store_module
+    if marks == "always":
+        if store.dialect != "mysql":
+            pytest.skip("only MySQL marks the rows of a batch")
+        store._insert_ids_consecutive = False  # as with innodb_autoinc_lock_mode = 2
     monkeypatch.setattr(store_module, "INSERT_BATCH_ROWS", 7)  # many statements, odd edges
     job = store.cron_create(cron())
     taken_tick = store.execution_insert(tick_row(job, 0))
@@ -407,6 +416,19 @@ def test_a_batch_insert_maps_every_row_to_its_id_across_statements(store, monkey
              new.scheduled_time or row.scheduled_time)
         assert row.lease_token is None and row.status is Status.PENDING
     assert len(store.execution_list(limit=100).items) == 2 + len(inserted)
+
+
+def test_a_batch_without_duplicates_needs_no_marks_where_ids_are_consecutive(store):
+    """MariaDB's default innodb_autoinc_lock_mode (1) gives a multi-row INSERT a block of
+    consecutive ids: a batch that inserted every row then costs one statement, not three."""
+    if store.dialect != "mysql":
+        pytest.skip("MySQL only: the other dialects return their ids")
+    unmarked = {name: sql for name, sql in store._q.items()
+                if name not in ("execution_insert_marked", "execution_insert_unmark")}
+    store._q = unmarked
+    ids = store.execution_insert_many([NewExecution("noop", {"n": n}) for n in range(20)])
+    assert [store.execution_get(i).params for i in ids] == [{"n": n} for n in range(20)]
+    assert ids == list(range(ids[0], ids[0] + 20))
 
 
 def test_a_batch_insert_splits_by_size_too(store, monkeypatch):

@@ -23,6 +23,8 @@ DIALECT_EXTRAS = {"sqlite": {"execution_claim_queues", "execution_next_id",
                   "postgres": {"notify", "execution_claim_queues"},
                   "mysql": {"execution_claim_mark", "execution_lease_states",
                             "execution_insert_marked", "execution_insert_unmark",
+                            "execution_insert_ids_consecutive", "execution_insert_savepoint",
+                            "execution_insert_rollback",
                             "execution_runnable_probe", "execution_get_claimed",
                             "cron_lock_many"}}
 

@@ -142,11 +142,14 @@ SET c.last_tick_at = r.last_tick_at, c.next_tick_at = r.next_tick_at,
 -- Many executions in one statement (jobu.store.rows explains batches; the fields of a row
 -- are rows.EXECUTION_BATCH_FIELDS, times UTC). A row whose tick (job_id, scheduled_time)
 -- or dedupe key already has one inserts nothing: one execution per tick and per key. MySQL
--- has no INSERT … RETURNING, so each new row carries `marker` and its position n (from 0)
--- in lease_token, which is otherwise empty until a claim: execution_insert_marked then
--- reads the new ids back and execution_insert_unmark clears the marks, in the same
--- transaction, so no other session ever sees them. A single row needs no mark (NULL):
--- its id is LAST_INSERT_ID(), if it went in. JSON_TABLE's text columns are LONGTEXT
+-- has no INSERT … RETURNING. Where the server gives a statement consecutive ids
+-- (execution_insert_ids_consecutive), a batch that inserted all its rows has the ids
+-- LAST_INSERT_ID() onwards, in order, and `marker` is NULL. Otherwise (or when a row was
+-- a duplicate, after a rollback to execution_insert_savepoint) each new row carries
+-- `marker` and its position n (from 0) in lease_token, which is otherwise empty until a
+-- claim: execution_insert_marked then reads the new ids back and execution_insert_unmark
+-- clears the marks, in the same transaction, so no other session ever sees them. A single
+-- row needs no mark: its id is LAST_INSERT_ID(), if it went in. JSON_TABLE's text columns are LONGTEXT
 -- so that a value too long for its column is refused by the INSERT (strict mode), never
 -- cut short or nulled on the way.
 INSERT INTO job_executions (job_id, handler_name, params, param_source, scheduled_time,
@@ -180,6 +183,19 @@ WHERE id >= %(first_id)s AND lease_token LIKE %(pattern)s;
 
 -- name: execution_insert_unmark
 UPDATE job_executions SET lease_token = NULL WHERE id IN %(ids)s;
+
+-- name: execution_insert_ids_consecutive
+-- Whether one multi-row INSERT takes a block of consecutive ids, in its rows' order: with
+-- innodb_autoinc_lock_mode 0 or 1, an INSERT … SELECT holds the table's AUTO-INC lock
+-- until it ends. Then a batch that inserted every row needs no marks (the store takes
+-- the batch back to a savepoint and marks it only when a row was a duplicate).
+SELECT @@innodb_autoinc_lock_mode IN (0, 1) AS consecutive;
+
+-- name: execution_insert_savepoint
+SAVEPOINT jobu_insert_batch;
+
+-- name: execution_insert_rollback
+ROLLBACK TO SAVEPOINT jobu_insert_batch;
 
 -- name: execution_get
 SELECT e.*, c.name AS cron_name FROM job_executions e
