@@ -310,12 +310,24 @@ def _policy_text(cron: CronJob) -> str:
 
 
 def _row(cron: CronJob, tick: datetime, status: Status, reason: str | None) -> NewExecution:
+    return cron_execution(cron, tick, status=status, reason=reason)
+
+
+def cron_execution(cron: CronJob, tick: datetime, *, status: Status = Status.PENDING,
+                   reason: str | None = None,
+                   source: ParamSource = ParamSource.CRON) -> NewExecution:
+    """The execution a cron's tick becomes: the one place a cron's settings are copied
+    onto an execution, for the dispatcher's ticks and for `jobu cron run-now` /
+    Client.run_job_now alike (those pass ParamSource.MANUAL and the time they were
+    asked at). A PENDING row may be claimed from the tick plus the cron's jitter; any
+    other row records the tick as it is.
+    """
+    claimable = run_after(cron, tick) if status is Status.PENDING else tick
     return NewExecution(
         handler_name=cron.handler_name, params=dict(cron.handler_params),
-        param_source=ParamSource.CRON, job_id=cron.id, scheduled_time=tick, status=status,
+        param_source=source, job_id=cron.id, scheduled_time=tick, status=status,
         max_retry=cron.max_retry, retry_backoff_seconds=cron.retry_backoff_seconds,
-        timeout_seconds=cron.timeout_seconds,
-        run_after=run_after(cron, tick) if status is Status.PENDING else tick,
+        timeout_seconds=cron.timeout_seconds, run_after=claimable,
         priority=cron.priority, queue=cron.queue, isolation=cron.isolation,
         error_message=reason)
 

@@ -31,6 +31,9 @@ Expressions
   h/hr/hour, d/day, singular or plural). Fire times are the multiples of the
   interval since the Unix epoch (1970-01-01T00:00:00Z): ``every 5m`` fires at :00,
   :05, … on every host and across restarts. The time zone plays no part.
+  ``every 1h from 2026-12-01T03:30:00+01:00`` counts the multiples from that start
+  instead, and fires first at it (a start without an offset is wall-clock time in the
+  schedule's time zone, as for one-shot times); nothing fires before the start.
 * **once** — an ISO 8601 time, optionally written after ``at``:
   ``2026-12-01T03:00:00+01:00``, ``at 2026-12-01 03:00``. A time without an offset
   is wall-clock time in the schedule's time zone, mapped by the rules below (its
@@ -124,7 +127,7 @@ def parse_schedule(expression: str, timezone: str = "UTC",
     text = expression.strip()
     lowered = text.lower()
     if lowered.startswith("every"):
-        return IntervalSchedule(text, timezone, _parse_interval_seconds(text))
+        return _parse_interval(text, timezone, zone)
     if lowered.startswith("at ") or lowered == "at" or _looks_like_iso_date(text):
         return OneShotSchedule(text, timezone, _parse_one_shot(text, zone))
     return _parse_cron(text, timezone, zone, repeat)
@@ -281,16 +284,20 @@ class CronSchedule(Schedule):
 
 @dataclass(frozen=True)
 class IntervalSchedule(Schedule):
-    """Fires every `seconds`, at the multiples of `seconds` since the Unix epoch."""
+    """Fires every `seconds`, at `anchor` and the multiples of `seconds` after it.
+
+    The anchor is the Unix epoch unless the expression names a start (``from …``).
+    """
 
     kind: ClassVar[str] = "interval"
     seconds: int
+    anchor: datetime = EPOCH
 
     def _fire_times(self, after: datetime) -> Iterator[datetime]:
         step = timedelta(seconds=self.seconds)
-        tick_number = (after - EPOCH) // step + 1
+        tick_number = max(0, (after - self.anchor) // step + 1)
         try:
-            tick = EPOCH + tick_number * step
+            tick = self.anchor + tick_number * step
             while True:
                 yield tick
                 tick += step
@@ -616,6 +623,18 @@ _UNIT_SECONDS = {
 _INTERVAL_PART = re.compile(r"(\d+)\s*([a-z]+)")
 _INTERVAL = re.compile(r"(?:\s*\d+\s*[a-z]+)+\s*")
 _LONGEST_INTERVAL_SECONDS = 100 * 365 * 86400
+
+
+_INTERVAL_START = re.compile(r"\s+from\s+", re.IGNORECASE)
+
+
+def _parse_interval(text: str, timezone: str, zone: ZoneInfo) -> IntervalSchedule:
+    """``every <duration>``, optionally ``from <ISO 8601 time>`` (the first fire time)."""
+    duration_text, *start = _INTERVAL_START.split(text, maxsplit=1)
+    seconds = _parse_interval_seconds(duration_text)
+    if not start:
+        return IntervalSchedule(text, timezone, seconds)
+    return IntervalSchedule(text, timezone, seconds, _parse_one_shot(start[0], zone))
 
 
 def _parse_interval_seconds(text: str) -> int:

@@ -8,17 +8,14 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from jobu import operations
 from jobu.cli.context import Context
 from jobu.cli.output import plain, print_fields, print_json, print_table, seconds, when
-from jobu.errors import InvalidInputError
-from jobu.model import CatchUp, CronJob, CronSpec, DstRepeat, Isolation, NewExecution, ParamSource
-from jobu.schedule import parse_schedule
-from jobu.validation import (
-    MAX_NEXT_TIMES,
-    check_cron_spec,
-    check_next_times_count,
-    parse_json_object,
-)
+from jobu.clock import SystemClock
+from jobu.model import CatchUp, CronJob, CronSpec, DstRepeat, Isolation
+from jobu.operations.crons import CronRules, spec_of
+from jobu.operations.stats import cron_stats
+from jobu.validation import MAX_NEXT_TIMES, parse_json_object
 
 #: Option dest -> CronSpec field, for the options `add` and `edit` share.
 OPTION_FIELDS = {
@@ -40,7 +37,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     add = sub.add_parser("add", help="add a cron",
                          description="Add a cron. The schedule is a 5-field cron expression "
                          "(m h dom mon dow), a 6-field one whose last field is seconds, a macro "
-                         "(@daily), an interval (every 5m), or a one-shot ISO time.")
+                         "(@daily), an interval (every 5m; every 1h from 2026-12-01T03:30:00Z "
+                         "names its first fire time), or a one-shot ISO time.")
     add.add_argument("name", help="unique name of the cron")
     _spec_options(add, editing=False)
     add.add_argument("--disabled", action="store_true", help="add it without enabling it")
@@ -157,57 +155,43 @@ def _changes(ctx: Context) -> dict[str, Any]:
     return changes
 
 
-def _checked(ctx: Context, spec: CronSpec, *, handler_changed: bool = True) -> CronSpec:
-    check_cron_spec(spec, min_interval_seconds=ctx.config.dispatcher.min_cron_interval_seconds,
-                    now=datetime.now(UTC))
-    if handler_changed and not ctx.args.force:
-        known = sorted({name for w in ctx.store.worker_list() if w.kind == "worker"
-                        for name in w.handlers})
-        if known and spec.handler_name not in known:
-            raise InvalidInputError(
-                f"no running worker serves handler {spec.handler_name!r} (known: "
-                f"{', '.join(known)}); start a worker that has it, or pass --force")
-    return spec
+def _rules(ctx: Context) -> CronRules:
+    return CronRules.of(ctx.config.dispatcher)
 
 
 def cmd_add(ctx: Context) -> int:
-    changes = _changes(ctx)
-    changes.setdefault("timezone", ctx.config.dispatcher.timezone)
-    spec = CronSpec(name=ctx.args.name, is_enabled=not ctx.args.disabled, **changes)
-    cron = ctx.store.cron_create(_checked(ctx, spec))
+    rules = _rules(ctx)
+    spec = spec_of(ctx.args.name, rules, is_enabled=not ctx.args.disabled, **_changes(ctx))
+    cron = operations.add_cron(ctx.store, spec, rules, SystemClock(), force=ctx.args.force)
     print(f"added cron {cron.name} (id {cron.id}): {cron.schedule} {cron.timezone} "
           f"-> {cron.handler_name}; next: {_next_text(cron)}")
     return 0
 
 
 def cmd_edit(ctx: Context) -> int:
-    current = ctx.store.cron_get(ctx.args.name)
     changes = _changes(ctx)
     if ctx.args.rename:
         changes["name"] = ctx.args.rename
-    if not changes:
-        raise InvalidInputError("nothing to change: give at least one option (see --help)")
-    merged = CronSpec(**{**current.spec.__dict__, **changes})
-    _checked(ctx, merged, handler_changed="handler_name" in changes)
-    cron = ctx.store.cron_update(current.name, **changes)
+    cron = operations.edit_cron(ctx.store, ctx.args.name, changes, _rules(ctx), SystemClock(),
+                                force=ctx.args.force)
     print(f"changed cron {cron.name} ({', '.join(sorted(changes))}); next: {_next_text(cron)}")
     return 0
 
 
 def cmd_toggle(ctx: Context) -> int:
-    cron = ctx.store.cron_set_enabled(ctx.args.name, ctx.args.enabled)
+    cron = operations.set_cron_enabled(ctx.store, ctx.args.name, ctx.args.enabled)
     print(f"cron {cron.name} is {'enabled' if cron.is_enabled else 'disabled'}")
     return 0
 
 
 def cmd_remove(ctx: Context) -> int:
-    ctx.store.cron_delete(ctx.args.name)
+    operations.remove_cron(ctx.store, ctx.args.name)
     print(f"removed cron {ctx.args.name}; its executions stay in the history")
     return 0
 
 
 def cmd_list(ctx: Context) -> int:
-    crons = ctx.store.cron_list(enabled_only=ctx.args.enabled)
+    crons = operations.list_crons(ctx.store, enabled_only=ctx.args.enabled)
     if ctx.json:
         print_json([{**_plain_cron(c), "next_fire_time": _next(c)} for c in crons])
         return 0
@@ -219,9 +203,9 @@ def cmd_list(ctx: Context) -> int:
 
 
 def cmd_show(ctx: Context) -> int:
-    cron = ctx.store.cron_get(ctx.args.name)
-    stats = ctx.store.cron_stats(cron.id)
-    upcoming = _schedule(cron).next_times(datetime.now(UTC), 3)
+    cron = operations.get_cron(ctx.store, ctx.args.name)
+    stats = cron_stats(ctx.store, cron)
+    upcoming = operations.next_fire_times(cron, datetime.now(UTC), 3)
     if ctx.json:
         print_json({**_plain_cron(cron), "stats": stats, "next_fire_times": upcoming})
         return 0
@@ -250,12 +234,7 @@ def cmd_show(ctx: Context) -> int:
 
 
 def cmd_run_now(ctx: Context) -> int:
-    cron = ctx.store.cron_get(ctx.args.name)
-    execution_id = ctx.store.execution_insert(NewExecution(
-        handler_name=cron.handler_name, params=cron.handler_params,
-        param_source=ParamSource.MANUAL, job_id=cron.id, max_retry=cron.max_retry,
-        retry_backoff_seconds=cron.retry_backoff_seconds, timeout_seconds=cron.timeout_seconds,
-        priority=cron.priority, queue=cron.queue, isolation=cron.isolation))
+    cron, execution_id = operations.run_cron_now(ctx.store, ctx.args.name, SystemClock())
     if ctx.json:
         print_json({"id": execution_id, "cron": cron.name})
     else:
@@ -264,11 +243,10 @@ def cmd_run_now(ctx: Context) -> int:
 
 
 def cmd_next(ctx: Context) -> int:
-    check_next_times_count(ctx.args.count)
-    cron = ctx.store.cron_get(ctx.args.name)
+    cron = operations.get_cron(ctx.store, ctx.args.name)
     zone = ZoneInfo(cron.timezone)
-    times = [t.astimezone(zone) for t in _schedule(cron).next_times(datetime.now(UTC),
-                                                                    ctx.args.count)]
+    times = [t.astimezone(zone) for t in operations.next_fire_times(
+        cron, datetime.now(UTC), ctx.args.count, "--count")]
     if ctx.json:
         print_json([{"local": t.isoformat(), "utc": t.astimezone(UTC).isoformat()}
                     for t in times])
@@ -281,12 +259,8 @@ def cmd_next(ctx: Context) -> int:
     return 0
 
 
-def _schedule(cron: CronJob):
-    return parse_schedule(cron.schedule, cron.timezone, cron.dst_repeat)
-
-
 def _next(cron: CronJob) -> datetime | None:
-    return _schedule(cron).next_after(datetime.now(UTC))
+    return operations.next_fire_time(cron, datetime.now(UTC))
 
 
 def _next_text(cron: CronJob) -> str:

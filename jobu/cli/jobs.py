@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import sys
 from datetime import UTC, datetime
 
+from jobu import operations
 from jobu.cli.context import Context, parse_time
 from jobu.cli.output import clip, plain, print_fields, print_json, print_table, seconds, when
-from jobu.errors import InvalidInputError
-from jobu.model import Execution, ExecutionFilter, Isolation, NewExecution, ParamSource, Status
-from jobu.store.store import BULK_TRANSACTION_ROWS
-from jobu.validation import (
-    MAX_ENQUEUE_COUNT,
-    check_enqueue_count,
-    check_execution_options,
-    parse_json_object,
-)
+from jobu.model import Execution, Isolation, ParamSource, Status
+from jobu.operations.enqueuing import BULK_TRANSACTION_ROWS, MAX_ENQUEUE_COUNT
+from jobu.validation import parse_json_object
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -88,33 +82,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     enqueue.set_defaults(func=cmd_enqueue)
 
 
-def _statuses(values: list[str] | None) -> tuple[Status, ...] | None:
-    if not values:
-        return None
-    names = [name.strip().upper() for value in values for name in value.split(",") if name.strip()]
-    if not names:
-        raise InvalidInputError("--status needs a status: " + ", ".join(s.value for s in Status))
-    try:
-        return tuple(Status(name) for name in names)
-    except ValueError:
-        known = ", ".join(s.value for s in Status)
-        raise InvalidInputError(f"--status takes {known}; got {', '.join(values)}") from None
-
-
 def cmd_list(ctx: Context) -> int:
     args = ctx.args
-    if args.limit < 1:
-        raise InvalidInputError(f"--limit must be at least 1, got {args.limit}")
     now = datetime.now(UTC)
-    where = ExecutionFilter(
-        statuses=_statuses(args.status),
-        job_id=ctx.store.cron_get(args.cron).id if args.cron else None,
-        handler_name=args.handler,
-        param_source=ParamSource(args.source) if args.source else None,
+    page = operations.list_executions(
+        ctx.store, statuses=args.status, status_name="--status",
+        cron_name=args.cron, handler_name=args.handler, source=args.source,
         since=parse_time(args.since, now, "--since") if args.since else None,
         until=parse_time(args.until, now, "--until") if args.until else None,
-    )
-    page = ctx.store.execution_list(where, limit=args.limit, cursor=args.before_id)
+        limit=args.limit, before_id=args.before_id, limit_name="--limit")
     if ctx.json:
         print_json({"items": page.items, "next_before_id": page.next_cursor})
         return 0
@@ -129,8 +105,8 @@ def cmd_list(ctx: Context) -> int:
 
 
 def cmd_show(ctx: Context) -> int:
-    execution = ctx.store.execution_get(ctx.args.id)
-    errors = ctx.store.execution_errors(execution.id)
+    detail = operations.get_execution(ctx.store, ctx.args.id)
+    execution, errors = detail.execution, detail.attempt_errors
     if ctx.json:
         print_json({**plain(execution), "attempt_errors": errors})
         return 0
@@ -164,13 +140,13 @@ def cmd_show(ctx: Context) -> int:
 
 
 def cmd_retry(ctx: Context) -> int:
-    execution = ctx.store.execution_requeue(ctx.args.id)
+    execution = operations.retry_execution(ctx.store, ctx.args.id)
     print(f"execution {execution.id} is {execution.status} again, from attempt 1")
     return 0
 
 
 def cmd_cancel(ctx: Context) -> int:
-    execution = ctx.store.execution_request_cancel(ctx.args.id)
+    execution = operations.cancel_execution(ctx.store, ctx.args.id)
     if execution.status is Status.CANCELLED:
         print(f"execution {execution.id} cancelled")
     else:
@@ -182,28 +158,15 @@ def cmd_cancel(ctx: Context) -> int:
 def cmd_enqueue(ctx: Context) -> int:
     args = ctx.args
     params = parse_json_object(args.params)
-    check_enqueue_count(args.count)
-    if args.dedupe_key and args.count > 1:
-        raise InvalidInputError("--dedupe-key names one execution; it cannot go with --count")
-    check_execution_options(handler_name=args.handler, max_retry=args.max_retry,
-                            timeout_seconds=args.timeout, queue=args.queue,
-                            priority=args.priority)
-    new = NewExecution(handler_name=args.handler, params=params, param_source=ParamSource.MANUAL,
-                       max_retry=args.max_retry, timeout_seconds=args.timeout,
-                       priority=args.priority, queue=args.queue,
-                       isolation=Isolation(args.isolation), dedupe_key=args.dedupe_key)
-    if args.dedupe_key:
-        inserted = ctx.store.execution_insert(new)
-        ids = [inserted if inserted is not None
-               else ctx.store.execution_get_by_dedupe_key(args.dedupe_key).id]
-        if ctx.json:
-            print_json(ids)
-        else:
-            print(ids[0])
-        return 0
+    new = operations.new_execution(
+        args.handler, params, max_retry=args.max_retry, timeout_seconds=args.timeout,
+        priority=args.priority, queue=args.queue, isolation=args.isolation,
+        dedupe_key=args.dedupe_key)
+    batches = operations.enqueue_copies(ctx.store, new, args.count, count_name="--count",
+                                        dedupe_name="--dedupe-key")
     created: list[int | None] = []
     try:
-        for batch in ctx.store.execution_insert_bulk(itertools.repeat(new, args.count)):
+        for batch in batches:
             if not ctx.json:  # as each transaction commits: these ids exist, whatever follows
                 sys.stdout.write("".join(f"{i}\n" for i in batch))
             created += batch

@@ -1,5 +1,8 @@
 """`jobu run`: the dispatcher and a worker in one process, for development.
 
+It does what `jobu dispatcher` and `jobu worker` do, two-phase recovery at start
+included.
+
 On a laptop or a test host one command is enough: crons fire and their handlers
 run, on the embedded SQLite database by default. Production runs each daemon as
 its own systemd service instead, so that they restart and scale on their own.
@@ -20,6 +23,7 @@ from jobu.cli.worker import build_worker, load_handlers
 from jobu.config import Config
 from jobu.daemon import Service
 from jobu.errors import DatabaseError
+from jobu.operations.recovery import recover_at_daemon_start
 from jobu.store import Store
 from jobu.systemd import Notifier
 
@@ -28,8 +32,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "run", help="run the dispatcher and a worker in one process (development)",
         description="Run the dispatcher and a worker together in the foreground, until "
-                    "Ctrl-C. For development and trials; in production run jobu-dispatcher "
-                    "and jobu-worker as systemd services.")
+                    "Ctrl-C. Like `jobu worker`, it first finishes the two-phase transactions "
+                    "a crash left prepared on the handlers' databases. For development and "
+                    "trials; in production run jobu-dispatcher and jobu-worker as systemd "
+                    "services.")
     parser.add_argument("--handler-path", action="append", default=[], metavar="DIR",
                         help="also load handlers from DIR (repeatable), besides worker.yaml "
                              "handler_paths")
@@ -82,6 +88,9 @@ def cmd_run(ctx: Context) -> int:
     notifier = Notifier()
 
     def build(cfg: Config, store: Store, wake: threading.Event) -> Together:
+        # As `jobu worker` does, before the first claim: a crash may have left two-phase
+        # transactions prepared, holding locks the handlers about to run would wait on.
+        recover_at_daemon_start(cfg, store)
         return Together([build_dispatcher(cfg, store, wake),
                          build_worker(cfg, store, wake, registry=registry, notifier=notifier)])
 

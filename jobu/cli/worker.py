@@ -7,11 +7,11 @@ import threading
 
 from jobu.cli.context import Context
 from jobu.cli.daemons import run_daemon
-from jobu.cli.dbtools import recover_at_worker_start
 from jobu.config import Config
 from jobu.db import DatabaseRegistry, use_databases
 from jobu.errors import ConfigError, HandlerError
 from jobu.handlers import HandlerRegistry, discover_handlers
+from jobu.operations.recovery import recover_at_daemon_start
 from jobu.store import Store
 from jobu.systemd import Notifier
 from jobu.worker import Worker
@@ -58,7 +58,7 @@ def cmd_worker(ctx: Context) -> int:
     def build(cfg: Config, store: Store, wake: threading.Event) -> Worker:
         # Before the first claim: a crash of the previous worker may have left two-phase
         # transactions prepared, holding locks the handlers about to run would wait on.
-        recover_at_worker_start(cfg, store)
+        recover_at_daemon_start(cfg, store)
         return build_worker(cfg, store, wake, registry=registry, notifier=notifier)
 
     return run_daemon(

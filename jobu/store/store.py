@@ -56,6 +56,9 @@ from jobu.store.decisions import DecisionLogMethods
 from jobu.store.listener import CRONS_CHANNEL, EXECUTIONS_CHANNEL
 from jobu.store.queries import load_queries
 
+#: The job_id of the CronStats that crons_stats returns: it covers every cron.
+ALL_CRONS = 0
+
 #: Statuses an execution may end an attempt with for good.
 FAILURE_STATUSES = (Status.FAILED, Status.TIMEOUT, Status.CANCELLED)
 
@@ -405,26 +408,48 @@ class Store(DecisionLogMethods):
         return self._write(work)
 
     def cron_stats(self, job_id: int) -> CronStats:
-        def work(conn: Connection) -> CronStats:
-            counts = conn.fetch_one(self._q["cron_stats_counts"], {"job_id": job_id}) or {}
-            timed = int(counts.get("timed") or 0)
-            p95 = None
-            if timed:
-                p95 = conn.fetch_value(self._q["cron_stats_duration_rank"],
-                                       {"job_id": job_id, "rank": math.ceil(0.95 * timed) - 1})
-            last = conn.fetch_one(self._q["cron_stats_last_run"], {"job_id": job_id})
-            return CronStats(
-                job_id=job_id, total=int(counts.get("total") or 0),
-                success=int(counts.get("success") or 0), failed=int(counts.get("failed") or 0),
-                timeout=int(counts.get("timeout") or 0), skipped=int(counts.get("skipped") or 0),
-                missed=int(counts.get("missed") or 0),
-                last_run_at=self._time(last["started_at"]) if last else None,
-                last_status=Status(last["status"]) if last else None,
-                avg_duration_seconds=_float(counts.get("avg_duration")),
-                p95_duration_seconds=_float(p95),
-                avg_start_lateness_seconds=_float(counts.get("avg_lateness")),
-            )
-        return self._read(work)
+        """What the history says about one cron: counts by outcome, durations, lateness."""
+        return self._read(lambda conn: self._stats(conn, "cron_stats", job_id))
+
+    def crons_stats(self) -> CronStats:
+        """cron_stats over the executions of every cron (job_id ALL_CRONS).
+
+        The executions of a removed cron no longer belong to a cron, so they are not
+        counted; enqueued executions are not either.
+        """
+        return self._read(lambda conn: self._stats(conn, "crons_stats", ALL_CRONS))
+
+    def _stats(self, conn: Connection, queries: str, job_id: int) -> CronStats:
+        """The statistics of `queries` (cron_stats: one cron's; crons_stats: every cron's).
+
+        Two sets of statements rather than one with an optional cron: each keeps the plan
+        that follows its index.
+        """
+        params: dict[str, Any] = {} if job_id == ALL_CRONS else {"job_id": job_id}
+        counts = conn.fetch_one(self._q[f"{queries}_counts"], params) or {}
+        timed = int(counts.get("timed") or 0)
+        p95 = None
+        if timed:
+            p95 = conn.fetch_value(self._q[f"{queries}_duration_rank"],
+                                   {**params, "rank": math.ceil(0.95 * timed) - 1})
+        last = conn.fetch_one(self._q[f"{queries}_last_run"], params)
+        return CronStats(
+            job_id=job_id, total=int(counts.get("total") or 0),
+            success=int(counts.get("success") or 0), failed=int(counts.get("failed") or 0),
+            timeout=int(counts.get("timeout") or 0), skipped=int(counts.get("skipped") or 0),
+            missed=int(counts.get("missed") or 0),
+            last_run_at=self._time(last["started_at"]) if last else None,
+            last_status=Status(last["status"]) if last else None,
+            avg_duration_seconds=_float(counts.get("avg_duration")),
+            p95_duration_seconds=_float(p95),
+            avg_start_lateness_seconds=_float(counts.get("avg_lateness")),
+        )
+
+    def cron_last_runs(self) -> dict[int, tuple[Status, datetime | None]]:
+        """The status and start of each cron's last execution that started, by cron id."""
+        found = self._read(lambda conn: conn.fetch_all(self._q["cron_last_runs"]))
+        return {int(row["job_id"]): (Status(row["status"]), self._time(row["started_at"]))
+                for row in found}
 
     # --- executions: creating and reading -----------------------------------------
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import jobu
-import jobu.client
+import jobu.operations.enqueuing
 import jobu.validation
 from jobu import Client
 from jobu.errors import DatabaseError, ExecutionNotFoundError, InvalidInputError
@@ -123,7 +123,7 @@ def test_enqueue_many_is_one_transaction(client, store):
 
 
 def test_enqueue_many_is_bounded(client, store, monkeypatch):
-    monkeypatch.setattr(jobu.client, "MAX_ENQUEUE_COUNT", 3)
+    monkeypatch.setattr(jobu.operations.enqueuing, "MAX_ENQUEUE_COUNT", 3)
     monkeypatch.setattr(jobu.validation, "MAX_ENQUEUE_COUNT", 3)
     assert len(client.enqueue_many("resize", [{"image": n} for n in range(3)])) == 3
     endless = ({"image": n} for n in itertools.count())  # read no further than the limit

@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 import yaml
 
-from jobu.cli.dbtools import recover_at_worker_start
 from jobu.cli.worker import build_worker, load_handlers
 from jobu.config import load_config
 from jobu.db import use_databases
 from jobu.model import DatabaseSpec, Execution, NewExecution, Status
+from jobu.operations.recovery import recover_at_daemon_start
 from jobu.store import open_store
 from tests.servers import wait_until
 
@@ -81,7 +81,7 @@ def worker_for(tmp_path) -> Iterator[Callable[[dict[str, DatabaseSpec]], Callabl
         config = load_config(config_dir, environ={})
         store = open_store(config.jobs_database)
         store.migrate()
-        recover_at_worker_start(config, store)
+        recover_at_daemon_start(config, store)
         worker = build_worker(config, store, threading.Event(), registry=load_handlers(config))
 
         def stop() -> None:

@@ -427,6 +427,41 @@ ORDER BY duration LIMIT 1 OFFSET %(rank)s;
 SELECT status, started_at FROM job_executions
 WHERE job_id = %(job_id)s AND started_at IS NOT NULL ORDER BY id DESC LIMIT 1;
 
+-- name: crons_stats_counts
+-- cron_stats_counts over the executions of every cron.
+SELECT COUNT(*) AS total,
+    SUM(CASE WHEN status = 'SUCCESS' THEN 1 ELSE 0 END) AS success,
+    SUM(CASE WHEN status = 'FAILED' THEN 1 ELSE 0 END) AS failed,
+    SUM(CASE WHEN status = 'TIMEOUT' THEN 1 ELSE 0 END) AS timeout,
+    SUM(CASE WHEN status = 'SKIPPED' THEN 1 ELSE 0 END) AS skipped,
+    SUM(CASE WHEN status = 'MISSED' THEN 1 ELSE 0 END) AS missed,
+    SUM(CASE WHEN status IN ('SUCCESS', 'FAILED', 'TIMEOUT') AND started_at IS NOT NULL
+             AND finished_at IS NOT NULL THEN 1 ELSE 0 END) AS timed,
+    AVG(CASE WHEN status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
+             THEN TIMESTAMPDIFF(MICROSECOND, started_at, finished_at) / 1000000.0 END)
+        AS avg_duration,
+    AVG(TIMESTAMPDIFF(MICROSECOND, scheduled_time, started_at) / 1000000.0) AS avg_lateness
+FROM job_executions WHERE job_id IS NOT NULL;
+
+-- name: crons_stats_duration_rank
+-- cron_stats_duration_rank over the executions of every cron.
+SELECT TIMESTAMPDIFF(MICROSECOND, started_at, finished_at) / 1000000.0 AS duration
+FROM job_executions
+WHERE job_id IS NOT NULL AND status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
+  AND started_at IS NOT NULL AND finished_at IS NOT NULL
+ORDER BY duration LIMIT 1 OFFSET %(rank)s;
+
+-- name: crons_stats_last_run
+-- The last execution of any cron that started.
+SELECT status, started_at FROM job_executions
+WHERE job_id IS NOT NULL AND started_at IS NOT NULL ORDER BY id DESC LIMIT 1;
+
+-- name: cron_last_runs
+-- The last execution that started, of each cron that has one.
+SELECT e.job_id, e.status, e.started_at FROM job_executions e
+WHERE e.id IN (SELECT MAX(id) FROM job_executions
+               WHERE job_id IS NOT NULL AND started_at IS NOT NULL GROUP BY job_id);
+
 -- name: worker_upsert
 INSERT INTO workers (id, kind, hostname, pid, pool_size, running, handlers, queues, version,
     started_at, last_heartbeat)

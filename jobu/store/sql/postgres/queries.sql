@@ -431,6 +431,40 @@ ORDER BY finished_at - started_at LIMIT 1 OFFSET %(rank)s;
 SELECT status, started_at FROM job_executions
 WHERE job_id = %(job_id)s AND started_at IS NOT NULL ORDER BY id DESC LIMIT 1;
 
+-- name: crons_stats_counts
+-- cron_stats_counts over the executions of every cron.
+SELECT COUNT(*) AS total,
+    COUNT(*) FILTER (WHERE status = 'SUCCESS') AS success,
+    COUNT(*) FILTER (WHERE status = 'FAILED') AS failed,
+    COUNT(*) FILTER (WHERE status = 'TIMEOUT') AS timeout,
+    COUNT(*) FILTER (WHERE status = 'SKIPPED') AS skipped,
+    COUNT(*) FILTER (WHERE status = 'MISSED') AS missed,
+    COUNT(*) FILTER (WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
+                       AND started_at IS NOT NULL AND finished_at IS NOT NULL) AS timed,
+    AVG(EXTRACT(EPOCH FROM (finished_at - started_at)))
+        FILTER (WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')) AS avg_duration,
+    AVG(EXTRACT(EPOCH FROM (started_at - scheduled_time)))
+        FILTER (WHERE started_at IS NOT NULL) AS avg_lateness
+FROM job_executions WHERE job_id IS NOT NULL;
+
+-- name: crons_stats_duration_rank
+-- cron_stats_duration_rank over the executions of every cron.
+SELECT EXTRACT(EPOCH FROM (finished_at - started_at)) AS duration FROM job_executions
+WHERE job_id IS NOT NULL AND status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
+  AND started_at IS NOT NULL AND finished_at IS NOT NULL
+ORDER BY finished_at - started_at LIMIT 1 OFFSET %(rank)s;
+
+-- name: crons_stats_last_run
+-- The last execution of any cron that started.
+SELECT status, started_at FROM job_executions
+WHERE job_id IS NOT NULL AND started_at IS NOT NULL ORDER BY id DESC LIMIT 1;
+
+-- name: cron_last_runs
+-- The last execution that started, of each cron that has one.
+SELECT e.job_id, e.status, e.started_at FROM job_executions e
+WHERE e.id IN (SELECT MAX(id) FROM job_executions
+               WHERE job_id IS NOT NULL AND started_at IS NOT NULL GROUP BY job_id);
+
 -- name: worker_upsert
 INSERT INTO workers (id, kind, hostname, pid, pool_size, running, handlers, queues, version,
     started_at, last_heartbeat)
