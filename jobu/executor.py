@@ -60,6 +60,8 @@ class Outcome:
     delay: float = 0.0
     #: How loudly the worker logs the end of the attempt (failures; success is INFO).
     level: int = logging.WARNING
+    #: A success's result as JSON text: encoded once, where it is checked, and stored as is.
+    result_json: str | None = None
 
     def describe(self) -> str:
         """For log lines: 'SUCCESS', 'TIMEOUT, retry in 4.7s: timed out after 1s', …"""
@@ -73,6 +75,8 @@ class Outcome:
 
 
 SUCCESS_OUTCOME_LEVEL = logging.INFO
+#: Encodes results as the store does (rows.to_json): one encoder, NaN refused.
+_RESULT_JSON = json.JSONEncoder(allow_nan=False)
 
 
 @dataclass(eq=False)
@@ -126,13 +130,12 @@ def decide(execution: Execution, *, result: Any = None, error: BaseException | N
         return Outcome(OutcomeKind.FAIL, Status.CANCELLED,
                        error=_text(error) or "cancelled by an operator")
     if error is None and ended_as is None:
-        if result is not None:
-            try:
-                json.dumps(result, allow_nan=False)
-            except (TypeError, ValueError) as exc:
-                return Outcome(OutcomeKind.FAIL, Status.FAILED,
-                               error=f"the handler's result is not JSON-serialisable: {exc}")
-        return Outcome(OutcomeKind.SUCCESS, Status.SUCCESS, result=result)
+        try:
+            encoded = _RESULT_JSON.encode(result)
+        except (TypeError, ValueError) as exc:
+            return Outcome(OutcomeKind.FAIL, Status.FAILED,
+                           error=f"the handler's result is not JSON-serialisable: {exc}")
+        return Outcome(OutcomeKind.SUCCESS, Status.SUCCESS, result=result, result_json=encoded)
     status = ended_as or Status.FAILED
     message = _text(error) if error is not None else "timed out"
     trace = None
@@ -178,6 +181,7 @@ def to_finished(attempt: Attempt, outcome: Outcome) -> FinishedAttempt:
     return FinishedAttempt(
         execution_id=attempt.id, lease_token=attempt.execution.lease_token or "",
         kind=outcome.kind, status=outcome.status, result=outcome.result,
+        result_json=outcome.result_json,
         error_message=outcome.error, traceback=outcome.traceback,
         delay_seconds=outcome.delay)
 

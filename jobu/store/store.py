@@ -106,6 +106,9 @@ class FinishedAttempt:
     traceback: str | None = None
     #: How long a retry waits before it may run.
     delay_seconds: float = 0.0
+    #: `result` already encoded as JSON, when the caller has it (the worker encodes it
+    #: once, where it checks it); it is stored as it is. None: `result` is encoded here.
+    result_json: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -726,7 +729,8 @@ class Store(DecisionLogMethods):
             tokens[attempt.execution_id] = attempt.lease_token
             if attempt.kind is OutcomeKind.SUCCESS:
                 successes.append([attempt.execution_id, attempt.lease_token,
-                                  rows.to_json(attempt.result, "the handler's result")])
+                                  rows.to_json(attempt.result, "the handler's result")
+                                  if attempt.result_json is None else attempt.result_json])
             else:
                 others.append(attempt)
         claim_params = None if claim is None else self._claim_params(claim, now)

@@ -40,6 +40,18 @@ def success(execution, result=None):
 # --- execution_finish_many -----------------------------------------------------------
 
 
+def test_a_result_already_encoded_is_stored_as_it_is(store):
+    enqueue(store, 2)
+    given, encoded = claim(store, 2)
+    store.execution_finish_many([
+        success(given, {"b": 1, "a": [2]}),
+        FinishedAttempt(encoded.id, encoded.lease_token, OutcomeKind.SUCCESS, Status.SUCCESS,
+                        result={"ignored": True}, result_json='{"b": 1, "a": [2]}'),
+    ], now=at(1))
+    assert store.execution_get(given.id).result == store.execution_get(encoded.id).result \
+        == {"b": 1, "a": [2]}
+
+
 def test_a_mixed_batch_is_written_in_one_call(store):
     enqueue(store, 5, max_retry=2)
     enqueue(store, 2)

@@ -31,6 +31,13 @@ def test_a_json_result_is_success():
     outcome = decide(BASE, result={"rows": 3})
     assert (outcome.kind, outcome.status, outcome.result) == ("success", Status.SUCCESS,
                                                               {"rows": 3})
+    assert outcome.result_json == '{"rows": 3}'  # encoded once, here, and stored as is
+    assert decide(BASE).result_json == "null"
+
+
+def test_a_result_with_nan_fails_as_the_database_could_not_store_it():
+    outcome = decide(BASE, result={"ratio": float("nan")})
+    assert (outcome.kind, outcome.status) == ("fail", Status.FAILED)
 
 
 def test_a_result_that_is_not_json_fails_without_retry():
