@@ -370,34 +370,37 @@ class Store(DecisionLogMethods):
         Set-based, so that 10,000 crons due in the same second are recorded within
         it: one UPDATE locks the crons (in id order), applies the compare-and-set
         and advances those that pass it, returning them (MySQL, without UPDATE …
-        RETURNING: a locking read, the comparison here, then the UPDATE); then one
-        multi-row INSERT per 1,000 rows adds their executions.
+        RETURNING: a locking read that applies the compare-and-set and names the crons
+        that pass, then the UPDATE); then one multi-row INSERT per 1,000 rows adds their
+        executions.
         """
         order = sorted(range(len(records)), key=lambda i: records[i].job_id)
         ids = [records[i].job_id for i in order]
         if len(set(ids)) != len(ids):
             raise InvalidInputError("cron_record_ticks takes one record per cron")
 
-        def advance(conn: Connection, chosen: list[int]) -> list[dict[str, Any]]:
-            return conn.fetch_all(self._q["cron_advance_many"], {"now": now, "records": rows.batch(
+        def batch_of(chosen: list[int]) -> str:
+            return rows.batch(
                 rows.batch_row((r.job_id, r.version, rows.utc_text(r.previous_tick_at),
                                 rows.utc_text(r.last_tick_at), rows.utc_text(r.next_tick_at),
-                                r.disable)) for r in (records[i] for i in chosen))})
+                                r.disable)) for r in (records[i] for i in chosen))
 
         def work(conn: Connection) -> list[list[int | None] | None]:
             results: list[list[int | None] | None] = [None] * len(records)
             if not records:
                 return results
+            every = batch_of(order)
             if self.database.dialect.update_returning:
-                advanced = {row["id"] for row in advance(conn, order)}
+                advanced = {row["id"] for row in conn.fetch_all(
+                    self._q["cron_advance_many"], {"now": now, "records": every})}
                 won = [i for i in order if records[i].job_id in advanced]
             else:
-                current = {row["id"]: (row["version"], self._time(row["last_tick_at"]))
-                           for row in conn.fetch_all(self._q["cron_lock_many"], {"ids": ids})}
-                won = [i for i in order if current.get(records[i].job_id)
-                       == (records[i].version, records[i].previous_tick_at)]
+                passed = {row["id"] for row in conn.fetch_all(self._q["cron_lock_many"],
+                                                              {"records": every})}
+                won = [i for i in order if records[i].job_id in passed]
                 if won:
-                    advance(conn, won)
+                    conn.execute(self._q["cron_advance_many"], {
+                        "now": now, "records": every if len(won) == len(order) else batch_of(won)})
             if not won:
                 return results
             news = [new for i in won for new in records[i].executions]

@@ -109,14 +109,19 @@ WHERE is_enabled AND next_tick_at IS NOT NULL
 ORDER BY next_tick_at, id LIMIT 1;
 
 -- name: cron_lock_many
--- Locks the crons a dispatcher pass is about to record, in id order (so that dispatchers
--- recording the same crons queue instead of deadlocking), and reads them as they are now;
--- the store compares each with the version and last tick the pass planned from (the
--- compare-and-set that keeps two dispatchers from recording the same ticks). MySQL has no
--- UPDATE … RETURNING to say which crons cron_advance_many changed, so this comes first.
-SELECT id, version, last_tick_at FROM cron_jobs
-WHERE id IN %(ids)s
-ORDER BY id
+-- Locks the crons a dispatcher pass is about to record and names those that pass the
+-- compare-and-set (still the version and last tick the pass planned from: what keeps two
+-- dispatchers from recording the same ticks). `records` is cron_advance_many's JSON, in id
+-- order; STRAIGHT_JOIN reads it first, so the crons are locked in id order and dispatchers
+-- recording the same crons queue instead of deadlocking. A cron that fails the comparison
+-- is not kept locked (READ COMMITTED). MySQL has no UPDATE … RETURNING to say which crons
+-- cron_advance_many changed, so this comes first; only ids come back.
+SELECT STRAIGHT_JOIN c.id
+FROM JSON_TABLE(%(records)s, '$[*]' COLUMNS (
+    id BIGINT PATH '$[0]', version INTEGER PATH '$[1]',
+    previous_tick_at DATETIME(6) PATH '$[2]')) AS r
+JOIN cron_jobs c ON c.id = r.id
+WHERE c.version = r.version AND c.last_tick_at <=> r.previous_tick_at
 FOR UPDATE;
 
 -- name: cron_advance_many
