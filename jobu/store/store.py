@@ -16,7 +16,6 @@ move through leases, backoffs and retention without sleeping.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import itertools
 import json
@@ -335,9 +334,7 @@ class Store(DecisionLogMethods):
             elif head.id not in stale:
                 cron = known[head.id]
                 if (cron.last_tick_at, cron.next_tick_at) != (head.last_tick_at, head.next_tick_at):
-                    cron = copy.copy(cron)  # a tenth of dataclasses.replace's cost, same result
-                    object.__setattr__(cron, "last_tick_at", head.last_tick_at)
-                    object.__setattr__(cron, "next_tick_at", head.next_tick_at)
+                    cron = _with_ticks(cron, head.last_tick_at, head.next_tick_at)
                 due.append(cron)
             # else: deleted between the two reads
         return due
@@ -981,6 +978,16 @@ class Store(DecisionLogMethods):
 
     def _write(self, work):
         return self.database.run(work, write=True)
+
+
+def _with_ticks(cron: CronJob, last_tick_at: datetime | None,
+                next_tick_at: datetime | None) -> CronJob:
+    """`cron` with other ticks: dataclasses.replace's result, at a small part of its cost
+    (and a third of copy.copy's), since CronJob is a frozen dataclass with a plain __dict__
+    and nothing its __init__ must run (rows.fast_constructor relies on the same)."""
+    changed = object.__new__(CronJob)
+    changed.__dict__.update(cron.__dict__, last_tick_at=last_tick_at, next_tick_at=next_tick_at)
+    return changed
 
 
 def _float(value: Any) -> float | None:
