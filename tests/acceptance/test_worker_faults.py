@@ -27,18 +27,15 @@ import os
 import random
 import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from jobu.errors import DatabaseError
 from jobu.model import DatabaseSpec, NewExecution
@@ -46,13 +43,12 @@ from jobu.store import Store, open_store
 from tests.conftest import spec_url
 from tests.servers import in_ci, wait_until
 from tests.support.pgcluster import PgCluster, cannot_run_reason, postgres_bin_dir
-from tests.support.processes import DaemonProcess, daemon_environment
+from tests.support.processes import WorkerProcess, WorkerSite
 
 pytestmark = pytest.mark.acceptance
 
 REPO = Path(__file__).resolve().parents[2]
 CHAOS_TREE = REPO / "tests" / "support" / "handler_trees" / "chaos"
-JOBU = Path(sys.executable).parent / "jobu"
 
 ON_EACH_DATABASE = [
     pytest.param("sqlite", id="sqlite"),
@@ -97,67 +93,13 @@ def logged_endings(log: str) -> dict[int, str]:
 
 # --- running workers ------------------------------------------------------------------------
 
-class WorkerProcess(DaemonProcess):
-    """One `jobu worker` subprocess and where its output goes."""
-
-    command = "worker"
-
-
-@dataclass
-class WorkerSite:
-    """A configuration directory for `jobu worker` processes on one database, and those
-    processes (the fixture SIGKILLs any still running when the test ends)."""
-
-    tmp_path: Path
-    database_url: str
-    config_dir: Path = field(init=False)
-    env: dict[str, str] = field(init=False)
-    workers: list[WorkerProcess] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.config_dir, self.env = daemon_environment(self.tmp_path, self.database_url)
-
-    def configure(self, **settings: Any) -> None:
-        """Write worker.yaml: BASE_WORKER_YAML with `settings` over it."""
-        values = {**BASE_WORKER_YAML, **settings}
-        (self.config_dir / "worker.yaml").write_text(yaml.safe_dump(values))
-
-    def tune_database(self, **settings: Any) -> None:
-        """Set keys of the jobs database in database.yaml (timeouts, pool size)."""
-        path = self.config_dir / "database.yaml"
-        values = yaml.safe_load(path.read_text())
-        values["databases"]["default"].update(settings)
-        path.write_text(yaml.safe_dump(values))
-
-    def start(self) -> WorkerProcess:
-        log_path = self.tmp_path / f"worker-{len(self.workers) + 1}.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen([str(JOBU), "worker"], stdin=subprocess.DEVNULL,
-                                       stdout=log, stderr=subprocess.STDOUT, env=self.env,
-                                       cwd=self.tmp_path)
-        worker = WorkerProcess(process, log_path)
-        self.workers.append(worker)
-        return worker
-
-    def logs(self, tail: int = 4000) -> str:
-        """The end of every worker's log, for a failing test's message."""
-        return "\n".join(f"--- {w.log_path.name} (pid {w.pid}, exit {w.process.poll()})\n"
-                         f"{w.log[-tail:]}" for w in self.workers)
-
-    def kill_all(self) -> None:
-        for worker in self.workers:
-            if worker.alive():
-                worker.process.kill()
-                worker.process.wait(10)
-
-
 @pytest.fixture
 def worker_site(tmp_path) -> Iterator[Callable[[str], WorkerSite]]:
     """A factory: worker_site(database_url) -> WorkerSite."""
     sites: list[WorkerSite] = []
 
     def make(database_url: str) -> WorkerSite:
-        site = WorkerSite(tmp_path, database_url)
+        site = WorkerSite(tmp_path, database_url, BASE_WORKER_YAML)
         sites.append(site)
         return site
 
@@ -281,9 +223,9 @@ def test_a_busy_worker_stopped_by_a_signal_records_every_outcome_it_logged(
     is SUCCESS in the database (and every one it reports handed back is waiting again)."""
     total, before_signal = 20_000, 1000
     site = worker_site(spec_url(db_spec))
-    site.configure()
+    site.write_worker_yaml()
     enqueue(store, [NewExecution("noop") for _ in range(total)])
-    worker = site.start()
+    worker = site.start_worker()
 
     def busy() -> bool:
         if not worker.alive():
@@ -391,7 +333,7 @@ def test_chaos_sigkill_a_random_worker_every_few_seconds_and_nothing_is_lost(
     print(f"\n{store.dialect}: {replay}")
     effects = tmp_path / "side-effects.log"
     site = worker_site(spec_url(db_spec))
-    site.configure(lease_seconds=CHAOS_LEASE_SECONDS, heartbeat_interval_seconds=1,
+    site.write_worker_yaml(lease_seconds=CHAOS_LEASE_SECONDS, heartbeat_interval_seconds=1,
                    shutdown_timeout_seconds=5, handler_paths=[str(CHAOS_TREE)])
     # 40-110 ms of work per job: a kill finds jobs running, not only claimed, and twelve
     # threads need the whole minute of chaos for the 10,000 (however fast the worker is).
@@ -405,7 +347,7 @@ def test_chaos_sigkill_a_random_worker_every_few_seconds_and_nothing_is_lost(
 
     rescuer = TestRescuer(store) if os.environ.get("JOBU_TEST_CHAOS_RESCUER") == "1" else None
     started = time.monotonic()
-    live = [site.start() for _ in range(CHAOS_WORKERS)]
+    live = [site.start_worker() for _ in range(CHAOS_WORKERS)]
 
     def all_alive() -> None:
         for worker in live:
@@ -428,7 +370,7 @@ def test_chaos_sigkill_a_random_worker_every_few_seconds_and_nothing_is_lost(
             assert victim.wait_exit(10) == -signal.SIGKILL
             kills.append((round(time.monotonic() - started, 1), victim.pid,
                           status_counts(store)["SUCCESS"]))
-            live.append(site.start())
+            live.append(site.start_worker())
         print(f"{store.dialect}: {len(kills)} workers killed (seconds, pid, SUCCESS so far): "
               f"{kills}")
 
@@ -527,10 +469,10 @@ def test_postgres_restarted_immediately_three_times_under_busy_workers(
 
 
 def _restart_scenario(cluster: PgCluster, store: Store, site: WorkerSite, total: int) -> None:
-    site.configure(lease_seconds=RESTART_LEASE_SECONDS, heartbeat_interval_seconds=1,
+    site.write_worker_yaml(lease_seconds=RESTART_LEASE_SECONDS, heartbeat_interval_seconds=1,
                    shutdown_timeout_seconds=5)
     site.tune_database(pool_timeout_seconds=2, connect_timeout_seconds=1)
-    workers = [site.start(), site.start()]
+    workers = [site.start_worker(), site.start_worker()]
 
     def describe() -> str:
         return f"{site.logs(tail=3000)}\n{cluster.logs()}"

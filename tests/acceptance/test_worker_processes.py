@@ -13,12 +13,10 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -29,7 +27,7 @@ from jobu.store import Store
 from tests.conftest import spec_url
 from tests.servers import wait_until
 from tests.support.notify import NotifySocket
-from tests.support.processes import DaemonProcess, daemon_environment
+from tests.support.processes import JOBU, WorkerSite
 from tests.support.proxy import TcpProxy
 
 pytestmark = pytest.mark.acceptance
@@ -37,7 +35,6 @@ pytestmark = pytest.mark.acceptance
 REPO = Path(__file__).resolve().parents[2]
 TREES = REPO / "tests" / "support" / "handler_trees"
 GOOD = TREES / "good"
-JOBU = Path(sys.executable).parent / "jobu"
 
 #: worker.yaml of most tests: fast heartbeats, short polls, quiet enough logs.
 FAST = {"pool_size": 4, "poll_interval_seconds": 0.2, "lease_seconds": 5,
@@ -47,66 +44,11 @@ FAST = {"pool_size": 4, "poll_interval_seconds": 0.2, "lease_seconds": 5,
 
 # --- running workers ------------------------------------------------------------------------
 
-class WorkerProcess(DaemonProcess):
-    """One `jobu worker` subprocess and where its output goes."""
-
-    command = "worker"
-
-
-@dataclass
-class Site:
-    """One test's configuration directory, environment and workers."""
-
-    tmp_path: Path
-    store: Store
-    database_url: str
-    config_dir: Path = field(init=False)
-    env: dict[str, str] = field(init=False)
-    workers: list[WorkerProcess] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.config_dir, self.env = daemon_environment(self.tmp_path, self.database_url)
-
-    def write_worker_yaml(self, name: str = "worker.yaml", **settings: Any) -> Path:
-        path = self.config_dir / name
-        path.write_text(yaml.safe_dump({**FAST, **settings}))
-        return path
-
-    def start_worker(self, *args: str, env: dict[str, str] | None = None,
-                     label: str | None = None) -> WorkerProcess:
-        label = label or f"worker-{len(self.workers) + 1}"
-        log_path = self.tmp_path / f"{label}.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen([str(JOBU), "worker", *args], stdin=subprocess.DEVNULL,
-                                       stdout=log, stderr=subprocess.STDOUT,
-                                       env={**self.env, **(env or {})}, cwd=self.tmp_path)
-        worker = WorkerProcess(process, log_path)
-        self.workers.append(worker)
-        return worker
-
-    def wait_registered(self, worker: WorkerProcess, timeout: float = 20) -> str:
-        """The worker id of `worker` once it has registered in `workers`."""
-        def registered() -> str | None:
-            if not worker.alive():
-                pytest.fail(f"jobu worker exited {worker.process.returncode}\n{worker.log}")
-            ids = [w.id for w in self.store.worker_list() if w.pid == worker.pid]
-            return ids[0] if ids else None
-        return wait_until(registered, timeout, interval=0.05,
-                          message=f"jobu worker {worker.pid} to register")
-
-    def logs(self) -> str:
-        return "\n".join(f"--- {w.log_path.name} (pid {w.pid}, exit {w.process.poll()})\n"
-                         f"{w.log}" for w in self.workers)
-
-
 @pytest.fixture
-def site(tmp_path, store, db_spec) -> Iterator[Site]:
-    site = Site(tmp_path, store, spec_url(db_spec))
+def site(tmp_path, store, db_spec) -> Iterator[WorkerSite]:
+    site = WorkerSite(tmp_path, spec_url(db_spec), FAST, store)
     yield site
-    for worker in site.workers:
-        if worker.alive():
-            worker.process.kill()
-            worker.process.wait(10)
+    site.kill_all()
 
 
 def statuses(store: Store, ids: list[int]) -> dict[int, Status]:
@@ -172,7 +114,7 @@ def _count_unfinished(store: Store) -> int:
 
 # --- a worker killed, a worker stopped ------------------------------------------------------
 
-def run_maintenance(site: Site) -> subprocess.CompletedProcess:
+def run_maintenance(site: WorkerSite) -> subprocess.CompletedProcess:
     """One pass of the dispatcher, whose maintenance takes back expired leases."""
     done = subprocess.run([str(JOBU), "dispatcher", "--once"], env=site.env, cwd=site.tmp_path,
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
@@ -472,7 +414,7 @@ def test_running_jobs_outlive_a_database_outage_and_their_outcomes_are_written_a
         proxy.close()
 
 
-def _outage_scenario(site: Site, store: Store, db_spec, proxy: TcpProxy) -> None:
+def _outage_scenario(site: WorkerSite, store: Store, db_spec, proxy: TcpProxy) -> None:
     database_yaml = site.config_dir / "database.yaml"
     settings = yaml.safe_load(database_yaml.read_text())
     settings["databases"]["default"].update(pool_timeout_seconds=2, connect_timeout_seconds=1)
