@@ -6,7 +6,9 @@ every key with its meaning, default and unit:
 * ``database.yaml``: state_directory, jobs_database, the databases by name, and
   allow_best_effort_multi_commit;
 * ``dispatcher.yaml``, ``worker.yaml``, ``queue.yaml``, ``admin.yaml``: one per daemon, each with
-  its own ``log_level`` and ``log_format``.
+  its own ``log_level`` and ``log_format``;
+* ``crons.yaml`` and ``crons.d/*.yaml``: crons declared in files (jobu.cronfiles), read only
+  when asked (`load_config(with_crons=True)`: the dispatcher, `jobu run`, `jobu check-config`).
 
 Environment variables:
 
@@ -25,11 +27,13 @@ dataclasses and their marshmallow schemas) is in jobu.configschema and re-export
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import enum
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
@@ -49,16 +53,18 @@ from jobu.configschema import (
     TopicConfig,
     WorkerConfig,
     did_you_mean,
+    render_path,
     show,
     validate,
 )
+from jobu.cronfiles import CRONS_DIRECTORY, CRONS_FILE, CronFiles, declared_crons
 from jobu.errors import ConfigError
 from jobu.model import DatabaseSpec
 
 __all__ = [
-    "AdminConfig", "Config", "DispatcherConfig", "KafkaConfig", "QueueConfig", "TopicConfig",
-    "WorkerConfig", "default_config_dir", "describe_config", "load_config", "mask_url_password",
-    "parse_database_url",
+    "AdminConfig", "Config", "CronFiles", "DispatcherConfig", "KafkaConfig", "QueueConfig",
+    "TopicConfig", "WorkerConfig", "default_config_dir", "describe_config", "load_config",
+    "mask_url_password", "parse_database_url",
 ]
 
 CONFIG_DIR_ENV = "JOBU_CONFIG_DIR"
@@ -101,6 +107,8 @@ class Config:
     #: database.yaml: commit a transaction that writes to several databases unable to
     #: prepare, one after the other, instead of refusing it (jobu.db.commit).
     allow_best_effort_multi_commit: bool = False
+    #: crons.yaml and crons.d/*.yaml; None when not read (`load_config(with_crons=False)`).
+    crons: CronFiles | None = None
 
 
 class _Problems:
@@ -143,13 +151,14 @@ def default_config_dir(environ: Environ | None = None) -> Path:
 
 
 def load_config(config_dir: str | Path | None = None, environ: Environ | None = None, *,
-                worker_file: str | Path | None = None) -> Config:
+                worker_file: str | Path | None = None, with_crons: bool = False) -> Config:
     """Reads and checks every file of `config_dir` (default: `default_config_dir`).
 
     Raises ConfigError listing every problem found, across all files. A directory given here or
     by JOBU_CONFIG_DIR must exist; the default one may be missing (everything at its default).
     `worker_file` replaces worker.yaml (an extra pool, jobu-worker@NAME: worker-NAME.yaml);
-    relative to the directory, and it must exist.
+    relative to the directory, and it must exist. `with_crons` reads and checks crons.yaml
+    and crons.d/*.yaml too (Config.crons): only the processes that apply them need them.
     """
     environ = os.environ if environ is None else environ
     directory = _config_directory(config_dir, environ)
@@ -160,6 +169,7 @@ def load_config(config_dir: str | Path | None = None, environ: Environ | None = 
         if not paths[WORKER_FILE].is_file():
             raise ConfigError(f"{paths[WORKER_FILE]}: the worker file does not exist")
     sources = {name: path.name for name, path in paths.items()}
+    _report_misnamed_files(directory, problems)
     documents = {name: _read_yaml(path, problems) for name, path in paths.items()}
     loaded = {name: _validated(name, document, problems, sources[name])
               for name, document in documents.items()}
@@ -173,12 +183,13 @@ def load_config(config_dir: str | Path | None = None, environ: Environ | None = 
     worker = _worker(loaded[WORKER_FILE], names, directory, problems, sources[WORKER_FILE])
     queue = _queue(loaded[QUEUE_FILE], directory, environ, problems)
     admin = _admin(loaded[ADMIN_FILE], directory, environ, problems)
+    crons = _cron_files(directory, dispatcher, problems) if with_crons else None
     if problems.lines or jobs_database is None:
         raise ConfigError(problems.by_file())
     return Config(config_dir=directory, state_dir=state_dir, databases=databases,
                   jobs_database=jobs_database, dispatcher=dispatcher, worker=worker, queue=queue,
                   admin=admin, allow_best_effort_multi_commit=loaded[DATABASE_FILE].get(
-                      "allow_best_effort_multi_commit", False))
+                      "allow_best_effort_multi_commit", False), crons=crons)
 
 
 def parse_database_url(url: str, name: str = "jobs", *,
@@ -252,14 +263,16 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _read_yaml(path: Path, problems: _Problems) -> dict[Any, Any]:
-    """The mapping at the top of file `path`; {} when it is absent, empty or broken."""
+def _read_yaml(path: Path, problems: _Problems, source: str | None = None) -> dict[Any, Any]:
+    """The mapping at the top of file `path`; {} when it is absent, empty or broken.
+    Problems name the file as `source` (default: its name)."""
+    source = source or path.name
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as error:
-        problems.add(path.name, "", f"cannot read {path}: {getattr(error, 'strerror', error)}")
+        problems.add(source, "", f"cannot read {path}: {getattr(error, 'strerror', error)}")
         return {}
     loader = _UniqueKeyLoader(text)
     try:
@@ -268,19 +281,19 @@ def _read_yaml(path: Path, problems: _Problems) -> dict[Any, Any]:
         mark = error.problem_mark or error.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         reason = ", ".join(part for part in (error.context, error.problem) if part)
-        problems.add(path.name, where, f"not valid YAML: {reason}")
+        problems.add(source, where, f"not valid YAML: {reason}")
         return {}
     except yaml.YAMLError as error:
-        problems.add(path.name, "", f"not valid YAML: {error}")
+        problems.add(source, "", f"not valid YAML: {error}")
         return {}
     finally:
         loader.dispose()
     for line, key, first in loader.duplicates:
-        problems.add(path.name, f"line {line}", f"duplicate key {key!r} (first at line {first})")
+        problems.add(source, f"line {line}", f"duplicate key {key!r} (first at line {first})")
     if document is None:
         return {}
     if not isinstance(document, dict):
-        problems.add(path.name, "", "expected a mapping of keys to values at the top level, "
+        problems.add(source, "", "expected a mapping of keys to values at the top level, "
                                     f"got {show(document)}")
         return {}
     return document
@@ -293,6 +306,110 @@ def _validated(name: str, document: Mapping[Any, Any], problems: _Problems,
     for key, message in found:
         problems.add(source, key, message)
     return values
+
+
+# --- files jobu does not read ---------------------------------------------------------------------
+
+
+def _report_misnamed_files(directory: Path, problems: _Problems) -> None:
+    """A YAML file whose name is close to one jobu reads (workers.yaml, worker.yml) is a problem:
+    left alone, its settings would be silently ignored. Extra pools' worker-NAME.yaml files
+    and files of other names are not jobu's business."""
+    known = [*FILE_SCHEMAS, CRONS_FILE]
+    try:
+        names = sorted(path.name for path in directory.iterdir() if path.is_file())
+    except OSError:
+        return  # an unreadable directory is reported where its files are read
+    for name in names:
+        stem, dot, suffix = name.rpartition(".")
+        if name in known or suffix not in ("yaml", "yml") or not dot:
+            continue
+        if suffix == "yaml" and stem.startswith("worker-"):
+            continue
+        wanted = f"{stem}.yaml" if f"{stem}.yaml" in known else None
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+        if wanted or close:
+            problems.add(name, "", f"jobu reads no file of this name, so its settings would be "
+                                   f"ignored; did you mean {wanted or close[0]!r}? Rename it, "
+                                   f"or move it out of {directory}")
+
+
+# --- crons.yaml and crons.d/*.yaml ---------------------------------------------------------------
+
+
+def _cron_files(directory: Path, dispatcher: DispatcherConfig, problems: _Problems) -> CronFiles:
+    """The crons of crons.yaml and of crons.d/*.yaml (in name order), each problem with its
+    file, key and line. A cron declared in two files is a problem: one file owns each cron."""
+    paths = [directory / CRONS_FILE]
+    folder = directory / CRONS_DIRECTORY
+    if folder.is_dir():
+        paths += sorted(folder.glob("*.yaml"))
+        for misnamed in sorted(folder.glob("*.yml")):
+            problems.add(f"{CRONS_DIRECTORY}/{misnamed.name}", "",
+                         f"jobu reads only *.yaml files in {CRONS_DIRECTORY}; rename it to "
+                         f"{misnamed.stem}.yaml")
+    now = datetime.now(UTC)
+    read, crons, first_seen = [], [], {}
+    for path in paths:
+        if not path.is_file():
+            continue
+        source = str(path.relative_to(directory))
+        lines = _key_lines(path)
+        document = _read_yaml(path, problems, source)
+        found, wrong = declared_crons(str(path), document,
+                                      default_timezone=dispatcher.timezone,
+                                      min_interval_seconds=dispatcher.min_cron_interval_seconds,
+                                      now=now)
+        for key, message in wrong:
+            problems.add(source, _with_line(key, lines), message)
+        for declared in found:
+            name = declared.spec.name
+            key = render_path(("crons", name))
+            if name in first_seen:
+                problems.add(source, _with_line(key, lines),
+                             f"cron {name!r} is declared in {first_seen[name]} too; "
+                             "declare each cron in one file")
+                continue
+            first_seen[name] = (f"{source} line {lines[key]}" if key in lines else source)
+            crons.append(declared)
+        read.append(str(path))
+    return CronFiles(paths=tuple(read), crons=tuple(crons))
+
+
+def _key_lines(path: Path) -> dict[str, int]:
+    """The line of every key of the YAML file at `path`, by its rendered key path; {} when the
+    file cannot be read (_read_yaml says why)."""
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}
+    lines: dict[str, int] = {}
+
+    def walk(node: yaml.Node | None, key_path: tuple[Any, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    inner = (*key_path, key_node.value)
+                    lines.setdefault(render_path(inner), key_node.start_mark.line + 1)
+                    walk(value_node, inner)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                inner = (*key_path, index)
+                lines.setdefault(render_path(inner), item.start_mark.line + 1)
+                walk(item, inner)
+
+    walk(root, ())
+    return lines
+
+
+def _with_line(key: str, lines: Mapping[str, int]) -> str:
+    """`key` followed by the line it is on, or the line of its nearest enclosing key (a
+    required key that is missing is reported at the mapping that lacks it)."""
+    candidates = [known for known in lines
+                  if key == known or key.startswith((f"{known}.", f"{known}["))]
+    if not candidates:
+        return key
+    return f"{key} (line {lines[max(candidates, key=len)]})"
 
 
 # --- database.yaml -------------------------------------------------------------------------------

@@ -101,17 +101,27 @@ class KafkaConfig:
     sasl_mechanism: str | None = None
     sasl_username: str | None = None
     sasl_password: str | None = field(default=None, repr=False)
+    #: With SSL and SASL_SSL: the CA certificates that sign the brokers' (None: the system's).
+    ssl_cafile: str | None = None
 
 
 @dataclass(frozen=True)
 class TopicConfig:
     """queue.yaml `topics.<topic>`: the execution a message of one topic becomes."""
 
-    handler: str
+    #: The handler of a message that names none; None: every message must name one.
+    handler: str | None = None
+    #: The handlers a message may name; empty means only `handler`.
+    allowed_handlers: tuple[str, ...] = ()
     priority: int = 0
     queue: str = "default"
     max_retry: int = 0
     timeout_seconds: float | None = None
+    isolation: str = "thread"
+
+    def allows(self, handler_name: str) -> bool:
+        """May a message of this topic run `handler_name`?"""
+        return handler_name == self.handler or handler_name in self.allowed_handlers
 
 
 @dataclass(frozen=True)
@@ -123,6 +133,13 @@ class QueueConfig:
     topics: Mapping[str, TopicConfig] = field(default_factory=dict)
     poll_timeout_ms: int = 1000
     max_batch: int = 500
+    #: A partition's lease in the jobs database: a process that stops renewing it (dead,
+    #: paused, cut off) loses the partition to another after this long.
+    lease_seconds: float = 15.0
+    #: A message larger than this becomes a dead letter.
+    max_message_bytes: int = 1_000_000
+    #: Where a partition with no stored position starts: earliest or latest.
+    start_from: str = "earliest"
     log_level: str = DEFAULT_LOG_LEVEL
     log_format: str = DEFAULT_LOG_FORMAT
 
@@ -631,6 +648,7 @@ class KafkaSchema(StrictSchema):
     sasl_password = TextField(allow_none=True)
     sasl_password_file = TextField(allow_none=True)
     sasl_password_env = TextField(allow_none=True, validate=env_var_name)
+    ssl_cafile = TextField(allow_none=True)
 
     @validates_schema(skip_on_field_errors=False, pass_original=True)
     def check_sasl(self, data: dict[str, Any], written: Mapping[str, Any], **kwargs: Any) -> None:
@@ -645,11 +663,19 @@ class KafkaSchema(StrictSchema):
 class TopicSchema(StrictSchema):
     """queue.yaml `topics.<topic>`."""
 
-    handler = TextField(required=True)
+    handler = TextField(allow_none=True)
+    allowed_handlers = ListField(TextField(), validate=no_duplicates)
     priority = IntegerField()
     queue = TextField(validate=queue_name)
     max_retry = IntegerField(validate=between(0, 1000))
     timeout_seconds = FloatField(allow_none=True, validate=above(0))
+    isolation = ChoiceField(("thread", "process"))
+
+    @validates_schema(skip_on_field_errors=False)
+    def check_handlers(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("handler") is None and data.get("allowed_handlers") == ():
+            raise ValidationError("is required (or allowed_handlers, the handlers a message "
+                                  "may name)", "handler")
 
 
 @defaults_from(QueueConfig)
@@ -662,6 +688,9 @@ class QueueSchema(DaemonSchema):
     topics = MappingField(keys=TextField(validate=kafka_topic), values=SectionField(TopicSchema))
     poll_timeout_ms = IntegerField(validate=between(1, 300_000))
     max_batch = IntegerField(validate=between(1, 100_000))
+    lease_seconds = FloatField(validate=between(2, 3600))
+    max_message_bytes = IntegerField(validate=between(1, 100_000_000))
+    start_from = ChoiceField(("earliest", "latest"))
 
     @validates_schema(skip_on_field_errors=False)
     def check_enabled(self, data: dict[str, Any], **kwargs: Any) -> None:

@@ -21,6 +21,10 @@ A pass (``run_once``, driven by jobu.daemon):
    ``max_sleep_seconds``, and at most ``poll_interval_seconds`` unless PostgreSQL's
    LISTEN on ``jobu_crons`` wakes it the moment a cron is added or changed.
 
+At start and after each reload (SIGHUP), before its pass, it applies the crons declared in
+crons.yaml and crons.d/*.yaml (jobu.operations.cron_files): added, updated in place, or
+disabled when they left the files.
+
 A cron whose schedule cannot be evaluated (not valid, or firing more often than
 ``min_cron_interval_seconds``) is not dispatched: the refusal is logged once per
 version of the cron, and the cron is looked at again every ``max_sleep_seconds``.
@@ -42,9 +46,12 @@ from jobu import __version__
 from jobu.clock import Clock, SystemClock
 from jobu.config import Config
 from jobu.configschema import DispatcherConfig
+from jobu.cronfiles import CronFiles
 from jobu.errors import DatabaseError, ScheduleError
 from jobu.maintenance import Maintenance
 from jobu.model import CronJob, Status, WorkerInfo
+from jobu.operations.cron_files import apply_cron_files
+from jobu.operations.crons import CronRules
 from jobu.planning import (
     PassHistory,
     SharedAnswers,
@@ -87,10 +94,11 @@ class Dispatcher:
                  listen: bool = True, database_clock: bool = True,
                  heartbeat_seconds: float = HEARTBEAT_SECONDS,
                  worker_heartbeat_seconds: float = 10.0,
-                 dispatcher_id: str | None = None) -> None:
+                 dispatcher_id: str | None = None, cron_files: CronFiles | None = None) -> None:
         """`database_clock`: rows are stamped, and leases and ages judged, by the
         database's clock (production); False uses the `now` of each pass, so that
-        tests can drive time with a FakeClock."""
+        tests can drive time with a FakeClock. `cron_files`: the crons of crons.yaml and
+        crons.d to apply before the first pass (None: leave the crons as they are)."""
         self.store = store
         self.settings = settings
         self.wake = wake or threading.Event()
@@ -119,6 +127,8 @@ class Dispatcher:
         self._started_at: datetime | None = None
         self._last_pass: tuple[datetime, datetime] | None = None
         self._failing_since: datetime | None = None
+        #: Cron files read at start or at the last reload and not applied yet.
+        self._cron_files = cron_files
 
     # --- the Service protocol ------------------------------------------------------
 
@@ -128,6 +138,7 @@ class Dispatcher:
             self._started_at = now
         try:
             self._keep_registered(now)
+            self._apply_cron_files()
             self._dispatch_due(now)
             if self._maintenance_steps is None and (self._next_maintenance is None
                                                     or now >= self._next_maintenance):
@@ -168,6 +179,8 @@ class Dispatcher:
 
     def reload(self, config: Config) -> None:
         self.settings = self.maintenance.settings = config.dispatcher
+        if config.crons is not None:
+            self._cron_files = config.crons
         self._schedules.clear()
         self._refusals.clear()
         logging.getLogger().setLevel(config.dispatcher.log_level)
@@ -217,6 +230,18 @@ class Dispatcher:
             id=self.dispatcher_id, kind="dispatcher", hostname=socket.gethostname(),
             pid=os.getpid(), version=__version__), now=stamp)
         self._registered = True
+
+    # --- crons declared in files ------------------------------------------------------
+
+    def _apply_cron_files(self) -> None:
+        """Apply the cron files once; a DatabaseError leaves them to the next pass."""
+        if self._cron_files is None:
+            return
+        files = self._cron_files
+        applied = apply_cron_files(self.store, files, CronRules.of(self.settings), self.clock)
+        self._cron_files = None
+        log.info("cron files applied (%s): %s",
+                 ", ".join(files.paths) or "none present", applied.summary())
 
     # --- dispatching -----------------------------------------------------------------
 

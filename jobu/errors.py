@@ -160,3 +160,16 @@ class RetryLater(HandlerError):  # noqa: N818 - reads as an instruction at the r
     def __init__(self, delay_seconds: float, message: str | None = None) -> None:
         self.delay_seconds = float(delay_seconds)
         super().__init__(message or f"retry requested in {self.delay_seconds:g} s")
+
+
+class CronManagedByFileError(InvalidStateError):
+    """The cron is declared in a crons file (crons.yaml, crons.d/*.yaml), which owns it: it is
+    changed or removed there, and the dispatcher applies the file on reload."""
+
+    def __init__(self, name: str, source: str) -> None:
+        self.name = name
+        self.source = source
+        super().__init__(
+            f"cron {name!r} is managed by {source}: change or remove it there, then reload the "
+            "dispatcher (systemctl reload jobu-dispatcher); pausing and resuming it "
+            "(jobu cron disable/enable) are allowed")

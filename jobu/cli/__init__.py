@@ -12,7 +12,8 @@ import sys
 from collections.abc import Sequence
 
 from jobu import __version__
-from jobu.cli import crons, dbtools, dispatcher, jobs, run, setup, worker
+from jobu.cli import crons, dbtools, dispatcher, init, jobs, run, setup, worker
+from jobu.cli import queued as queued_cli
 from jobu.cli.context import Context
 from jobu.errors import (
     ConfigError,
@@ -54,18 +55,33 @@ def build_parser() -> argparse.ArgumentParser:
         prog="jobu", description="jobu: cron, event and on-demand jobs over one SQL database.",
         epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"jobu {__version__}")
-    parser.add_argument("--config-dir", metavar="DIR",
-                        help="read the configuration from DIR (env JOBU_CONFIG_DIR; "
-                             "default /etc/jobu)")
+    parser.add_argument("--config-dir", metavar="DIR", help=CONFIG_DIR_HELP)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    init.register(commands)
     setup.register(commands)
     crons.register(commands)
     jobs.register(commands)
     dispatcher.register(commands)
     worker.register(commands)
+    queued_cli.register(commands)
     run.register(commands)
     dbtools.register(commands)
+    _accept_config_dir_anywhere(commands)
     return parser
+
+
+CONFIG_DIR_HELP = "read the configuration from DIR (env JOBU_CONFIG_DIR; default /etc/jobu)"
+
+
+def _accept_config_dir_anywhere(commands: argparse._SubParsersAction) -> None:
+    """--config-dir after the command too (`jobu run --config-dir DIR`), as people type it.
+    SUPPRESS: a command that does not get it keeps the value given before the command."""
+    for command in commands.choices.values():
+        command.add_argument("--config-dir", metavar="DIR", default=argparse.SUPPRESS,
+                             help=CONFIG_DIR_HELP)
+        for action in command._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _accept_config_dir_anywhere(action)
 
 
 def exit_code_for(error: JobuError) -> int:

@@ -25,9 +25,11 @@ class Context:
         return self._config
 
     def load_config(self) -> Config:
-        """Read the configuration afresh (a worker may name its own worker file)."""
+        """Read the configuration afresh (a worker may name its own worker file; the commands
+        that apply or check crons.yaml set `with_crons` in their defaults)."""
         return load_config(self.args.config_dir,
-                           worker_file=getattr(self.args, "worker_config", None))
+                           worker_file=getattr(self.args, "worker_config", None),
+                           with_crons=getattr(self.args, "with_crons", False))
 
     @property
     def store(self) -> Store:

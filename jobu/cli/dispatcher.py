@@ -22,17 +22,22 @@ def register(commands: argparse._SubParsersAction) -> None:
                     "tick of every enabled cron becomes one execution, on time, however many "
                     "dispatchers run; ticks missed while none ran follow each cron's catch_up. "
                     "It also takes back executions whose worker died and prunes old history "
-                    "(maintenance). Settings: dispatcher.yaml. SIGTERM stops it, SIGHUP "
-                    "reloads the configuration.")
+                    "(maintenance). Settings: dispatcher.yaml. At start and on SIGHUP it "
+                    "applies crons.yaml and crons.d/*.yaml: adds and updates their crons, and "
+                    "disables those that left them. SIGTERM stops it, SIGHUP reloads the "
+                    "configuration (a configuration that does not load is logged and the "
+                    "running one kept).")
     parser.add_argument("--once", action="store_true",
                         help="run one pass (dispatch the due ticks, then maintenance) and exit, "
                              "for hosts that drive jobu from their own cron, and for tests")
-    parser.set_defaults(func=cmd_dispatcher)
+    # crons.yaml and crons.d/*.yaml are applied at start and on SIGHUP.
+    parser.set_defaults(func=cmd_dispatcher, with_crons=True)
 
 
 def build_dispatcher(config: Config, store: Store, wake: threading.Event) -> Dispatcher:
     return Dispatcher(store, config.dispatcher, wake,
-                      worker_heartbeat_seconds=config.worker.heartbeat_interval_seconds)
+                      worker_heartbeat_seconds=config.worker.heartbeat_interval_seconds,
+                      cron_files=config.crons)
 
 
 def cmd_dispatcher(ctx: Context) -> int:
@@ -42,7 +47,8 @@ def cmd_dispatcher(ctx: Context) -> int:
                           log_format=settings.log_format, reload_config=ctx.load_config)
     setup_logging(settings.log_level, settings.log_format, journal=stderr_is_journal())
     dispatcher = Dispatcher(ctx.store, settings, listen=False,
-                            worker_heartbeat_seconds=ctx.config.worker.heartbeat_interval_seconds)
+                            worker_heartbeat_seconds=ctx.config.worker.heartbeat_interval_seconds,
+                            cron_files=ctx.config.crons)
     try:
         dispatcher.run_once(SystemClock().now())
         dispatcher.finish_maintenance()

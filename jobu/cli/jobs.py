@@ -41,7 +41,11 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     show = sub.add_parser("show", help="show one execution with the error of every attempt")
     show.add_argument("id", type=int)
-    show.add_argument("--json", action="store_true", help="print JSON for scripts")
+    show.add_argument("--json", action="store_true",
+                      help="print JSON for scripts (the result is never shortened there)")
+    show.add_argument("--full", action="store_true",
+                      help=f"print the whole result (by default one longer than "
+                           f"{SHOWN_RESULT_CHARS:,} characters is cut there)")
     show.set_defaults(func=cmd_show)
 
     retry = sub.add_parser("retry", help="run a finished execution again from attempt 1")
@@ -127,7 +131,8 @@ def cmd_show(ctx: Context) -> int:
         ("cancel requested", "yes" if execution.cancel_requested else "no"),
         ("progress", f"{execution.progress:.0%} {execution.progress_note or ''}".strip()
          if execution.progress is not None else None),
-        ("result", None if execution.result is None else json.dumps(execution.result)),
+        ("result", None if execution.result is None
+         else _shortened(json.dumps(execution.result), full=ctx.args.full)),
         ("error", execution.error_message),
         ("dedupe key", execution.dedupe_key),
     ])
@@ -137,6 +142,18 @@ def cmd_show(ctx: Context) -> int:
         if error.traceback:
             print(error.traceback.rstrip())
     return 0
+
+
+#: `jobs show` prints at most this much of a result unless --full: a result of megabytes
+#: would bury the rest of the execution (and the errors of its attempts) on the terminal.
+SHOWN_RESULT_CHARS = 2000
+
+
+def _shortened(text: str, *, full: bool) -> str:
+    if full or len(text) <= SHOWN_RESULT_CHARS:
+        return text
+    return (f"{text[:SHOWN_RESULT_CHARS]}… ({len(text) - SHOWN_RESULT_CHARS:,} characters "
+            "more; --full or --json shows them)")
 
 
 def cmd_retry(ctx: Context) -> int:

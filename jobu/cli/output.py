@@ -26,7 +26,8 @@ def plain(value: Any) -> Any:
     return value
 
 
-def print_json(value: Any, out: TextIO = sys.stdout) -> None:
+def print_json(value: Any, out: TextIO | None = None) -> None:
+    out = out or sys.stdout  # looked up at the call: tests and pipes may have replaced it
     json.dump(plain(value), out, indent=2, sort_keys=False)
     out.write("\n")
 
@@ -56,8 +57,9 @@ def clip(text: str | None, width: int = 60) -> str:
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
-                out: TextIO = sys.stdout) -> None:
+                out: TextIO | None = None) -> None:
     """Columns padded to their widest cell; the last column is not padded."""
+    out = out or sys.stdout
     cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for row in cells:
@@ -65,8 +67,9 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
         out.write("  ".join(padded).rstrip() + "\n")
 
 
-def print_fields(pairs: Sequence[tuple[str, Any]], out: TextIO = sys.stdout) -> None:
+def print_fields(pairs: Sequence[tuple[str, Any]], out: TextIO | None = None) -> None:
     """`key: value` lines, keys aligned."""
+    out = out or sys.stdout
     width = max(len(key) for key, _ in pairs)
     for key, value in pairs:
         out.write(f"{key.ljust(width)}  {'-' if value is None or value == '' else value}\n")

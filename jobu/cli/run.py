@@ -39,7 +39,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--handler-path", action="append", default=[], metavar="DIR",
                         help="also load handlers from DIR (repeatable), besides worker.yaml "
                              "handler_paths")
-    parser.set_defaults(func=cmd_run)
+    parser.set_defaults(func=cmd_run, with_crons=True)
 
 
 class Together:

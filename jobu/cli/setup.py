@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import Any
 
 import yaml
 
 from jobu.cli.context import Context
 from jobu.cli.output import plain, print_json
-from jobu.config import describe_config
+from jobu.cli.worker import load_handlers
+from jobu.config import Config, CronFiles, describe_config
 from jobu.db.capability import probe_specs
+from jobu.errors import ConfigError
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -23,12 +27,16 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     check = commands.add_parser(
         "check-config", help="validate the configuration and print it (secrets masked)",
-        description="Load every file of the configuration directory. Prints what was loaded, "
-                    "or every problem found, naming file and key; exits 78 on a problem. Then "
+        description="Load every file of the configuration directory, crons.yaml and "
+                    "crons.d/*.yaml included (every schedule parsed). Prints what was loaded, "
+                    "or every problem found, naming file and key (and its line, in the cron "
+                    "files); exits 78 on a problem. A cron whose handler worker.yaml's "
+                    "handlers do not define is warned about on stderr, not refused: a worker "
+                    "on another host may serve it. Then "
                     "asks each PostgreSQL and MySQL/MariaDB database whether it can take part "
                     "in a two-phase commit (two_phase_commit:); SQLite never can.")
     check.add_argument("--json", action="store_true", help="print JSON instead of YAML")
-    check.set_defaults(func=cmd_check_config)
+    check.set_defaults(func=cmd_check_config, with_crons=True)
 
 
 def cmd_migrate(ctx: Context) -> int:
@@ -52,6 +60,9 @@ def cmd_migrate(ctx: Context) -> int:
 def cmd_check_config(ctx: Context) -> int:
     config = ctx.config  # a ConfigError becomes one line per problem and exit 78
     described = describe_config(config)
+    if config.crons is not None:
+        described["crons"] = _described_crons(config.crons)
+        _warn_unknown_handlers(config)
     # Asked of the servers (briefly, all at once): whether a handler's transaction over several
     # databases can be atomic depends on them (see database.yaml allow_best_effort_multi_commit).
     described["two_phase_commit"] = {
@@ -63,3 +74,32 @@ def cmd_check_config(ctx: Context) -> int:
         print(f"# configuration in {config.config_dir} is valid")
         print(yaml.safe_dump(plain(described), sort_keys=False, default_flow_style=False).rstrip())
     return 0
+
+
+def _described_crons(files: CronFiles) -> dict[str, Any]:
+    """The cron files read and their crons by name, each with the file that declares it."""
+    crons = {}
+    for declared in files.crons:
+        fields = plain(declared.spec)
+        del fields["name"]
+        crons[declared.spec.name] = {**fields, "file": declared.source}
+    return {"files": list(files.paths), "crons": crons}
+
+
+def _warn_unknown_handlers(config: Config) -> None:
+    """Warn (on stderr) of each cron whose handler worker.yaml's handlers lack."""
+    if config.crons is None or not config.crons.crons:
+        return
+    try:
+        known = set(load_handlers(config).names())
+    except ConfigError as error:
+        print(f"jobu: warning: the handlers of worker.yaml could not be loaded, so the "
+              f"crons' handlers were not checked: {error}", file=sys.stderr)
+        return
+    for declared in config.crons.crons:
+        name = declared.spec.handler_name
+        if name not in known:
+            print(f"jobu: warning: {declared.source}: crons.{declared.spec.name}.handler: no "
+                  f"handler named {name!r} in worker.yaml's handler_paths and handler_modules "
+                  f"(known: {', '.join(sorted(known))}); a worker that serves it must run "
+                  "somewhere", file=sys.stderr)

@@ -197,9 +197,21 @@ def _marked_in(module: ModuleType) -> Iterator[HandlerSpec]:
         # Only where it is defined: an import of a handler into another module is no second one.
         if not isinstance(mark, dict) or getattr(value, "__module__", None) != module.__name__:
             continue
-        yield HandlerSpec(
-            name=mark["name"], target=value,
-            source=inspect.getsourcefile(value) or module.__name__,
-            module=module.__name__, qualname=value.__qualname__,
-            timeout_seconds=mark["timeout_seconds"], isolation=mark["isolation"],
-            params_schema=mark["params_schema"])
+        yield spec_of(value)
+
+
+def spec_of(target: Any) -> HandlerSpec:
+    """The HandlerSpec of a function or class that @handler marked; HandlerError if none."""
+    mark = getattr(target, MARK, None)
+    if not isinstance(mark, dict):
+        raise HandlerError(f"{getattr(target, '__qualname__', target)!r} is not marked with "
+                           "@handler(\"name\")")
+    module = getattr(target, "__module__", None) or "?"
+    try:
+        source = inspect.getsourcefile(target) or module
+    except TypeError:
+        source = module
+    return HandlerSpec(
+        name=mark["name"], target=target, source=source, module=module,
+        qualname=target.__qualname__, timeout_seconds=mark["timeout_seconds"],
+        isolation=mark["isolation"], params_schema=mark["params_schema"])

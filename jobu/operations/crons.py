@@ -18,6 +18,7 @@ from jobu.clock import Clock
 from jobu.configschema import DispatcherConfig
 from jobu.errors import (
     AlreadyExistsError,
+    CronManagedByFileError,
     CronNotFoundError,
     InvalidInputError,
     InvalidStateError,
@@ -43,7 +44,8 @@ from jobu.schedule import Schedule, parse_schedule
 from jobu.store import Store
 from jobu.validation import check_cron_spec, check_next_times_count
 
-__all__ = ["CronRules", "add_cron", "check_handler_served", "cron_schedule", "declare_cron",
+__all__ = ["CronRules", "add_cron", "check_handler_served", "check_not_managed",
+           "cron_schedule", "declare_cron",
            "edit_cron", "get_cron", "list_crons", "next_fire_time", "next_fire_times",
            "remove_cron", "run_cron_now", "set_cron_enabled"]
 
@@ -74,6 +76,14 @@ def check_handler_served(store: Store, handler_name: str) -> None:
         raise InvalidInputError(
             f"no running worker serves handler {handler_name!r} (known: {', '.join(known)}); "
             "start a worker that has it, or pass --force (force=True in Python)")
+
+
+def check_not_managed(store: Store, name: str) -> None:
+    """Refuse to change or remove a cron that a crons file declares: the file owns it, and
+    the dispatcher would put it back as the file says at its next reload."""
+    source = store.cron_managed_by(name)
+    if source is not None:
+        raise CronManagedByFileError(name, source)
 
 
 def check_cron(store: Store, spec: CronSpec, rules: CronRules, now: datetime, *,
@@ -133,6 +143,7 @@ def edit_cron(store: Store, name: str, changes: Mapping[str, Any], rules: CronRu
               clock: Clock, *, force: bool = False) -> CronJob:
     """Change the given fields of a cron (a `name` renames it), after checking the result."""
     current = store.cron_get(name)
+    check_not_managed(store, current.name)
     if not changes:
         raise InvalidInputError("nothing to change: give at least one option (see --help)")
     merged = _merged(current, changes)
@@ -143,7 +154,7 @@ def edit_cron(store: Store, name: str, changes: Mapping[str, Any], rules: CronRu
 
 def declare_cron(store: Store, spec: CronSpec, rules: CronRules, clock: Clock, *,
                  replace_existing: bool, keep_enabled: bool = True,
-                 force: bool = False) -> CronJob:
+                 force: bool = False, managed_by: str | None = None) -> CronJob:
     """Add a cron, or with `replace_existing` make the stored one match `spec`.
 
     What application start-up code calls on every boot: a cron already stored as
@@ -151,6 +162,9 @@ def declare_cron(store: Store, spec: CronSpec, rules: CronRules, clock: Clock, *
     differs is updated in place, so its history stays with it. With `keep_enabled`
     a replaced cron stays paused or running as an operator left it. Safe when two
     processes declare the same cron at once: one creates it, the other updates it.
+
+    A cron that a crons file manages is refused (CronManagedByFileError) unless the
+    caller is that file being applied (`managed_by`, jobu.operations.cron_files).
     """
     if not replace_existing:
         return add_cron(store, spec, rules, clock, force=force)
@@ -167,6 +181,8 @@ def declare_cron(store: Store, spec: CronSpec, rules: CronRules, clock: Clock, *
         return existing
     changes = {field: value for field, value in spec.__dict__.items()
                if getattr(existing, field) != value}
+    if managed_by is None:
+        check_not_managed(store, existing.name)
     check_cron(store, spec, rules, clock.now(),
                handler_changed="handler_name" in changes, force=force)
     return store.cron_update(existing.name, **changes)
@@ -178,7 +194,9 @@ def set_cron_enabled(store: Store, name: str, enabled: bool) -> CronJob:
 
 
 def remove_cron(store: Store, name: str) -> None:
-    """Remove a cron; its executions stay in the history."""
+    """Remove a cron; its executions stay in the history. A cron that a crons file
+    manages is refused: it is removed from its file."""
+    check_not_managed(store, name)
     store.cron_delete(name)
 
 

@@ -54,6 +54,7 @@ from jobu.store import migrate, rows
 from jobu.store.decisions import DecisionLogMethods
 from jobu.store.listener import CRONS_CHANNEL, EXECUTIONS_CHANNEL
 from jobu.store.queries import load_queries
+from jobu.store.queue import QueueMethods
 
 #: The job_id of the CronStats that crons_stats returns: it covers every cron.
 ALL_CRONS = 0
@@ -176,7 +177,7 @@ class CronOutlook:
     next_tick_at: datetime | None
 
 
-class Store(DecisionLogMethods):
+class Store(DecisionLogMethods, QueueMethods):
     """jobu's tables in one database."""
 
     def __init__(self, database: Database) -> None:
@@ -623,12 +624,6 @@ class Store(DecisionLogMethods):
                                                  {"execution_id": execution_id}))
         return [rows.attempt_error_from_row(row, self._time) for row in found]
 
-    def execution_active_for_cron(self, job_id: int) -> tuple[int, Status] | None:
-        """An unfinished execution of the cron (for the overlap rule), or None."""
-        row = self._read(lambda c: c.fetch_one(self._q["execution_active_for_cron"],
-                                               {"job_id": job_id}))
-        return None if row is None else (row["id"], Status(row["status"]))
-
     def execution_active_for_crons(self, job_ids: Iterable[int]) -> dict[int, tuple[int, Status]]:
         """The oldest unfinished execution of each of the crons that has one."""
         wanted = sorted(set(job_ids))
@@ -970,6 +965,23 @@ class Store(DecisionLogMethods):
         """Forget workers whose last heartbeat is older than `older_than_seconds`."""
         return self._write(lambda c: c.execute(self._q["worker_prune"], {
             "older_than_seconds": float(older_than_seconds), "now": now}))
+
+    # --- crons managed by files ----------------------------------------------------
+
+    def cron_managed(self) -> dict[str, str]:
+        """The crons that a crons file manages: name -> the file's path."""
+        found = self._read(lambda c: c.fetch_all(self._q["cron_managed_list"]))
+        return {row["name"]: row["managed_by"] for row in found}
+
+    def cron_managed_by(self, name: str) -> str | None:
+        """The file that manages cron `name`, or None (no such cron, or not from a file)."""
+        return self._read(lambda c: c.fetch_value(self._q["cron_managed_by"], {"name": name}))
+
+    def cron_set_managed_by(self, name: str, source: str | None) -> None:
+        """Mark cron `name` as managed by file `source` (None: by nobody). Its version
+        stays: how it is scheduled has not changed, so dispatchers need not plan again."""
+        self._write(lambda c: c.execute(self._q["cron_set_managed_by"],
+                                        {"name": name, "managed_by": source}))
 
     # --- plumbing ----------------------------------------------------------------
 

@@ -216,12 +216,13 @@ SPEC_OPTIONS = ["--schedule", "--handler", "--params", "--description", "--timez
                 "--catch-up-max-runs", "--dst-repeat", "--jitter", "--isolation", "--force"]
 
 HELP = {
-    (): ["--version", "--config-dir", "migrate", "check-config", "cron", "jobs", "enqueue",
+    (): ["--version", "--config-dir", "init", "migrate", "check-config", "cron", "jobs", "enqueue",
          "exit codes", "65", "66", "69", "70", "78", "JOBU_CONFIG_DIR", "JOBU_DATABASE_URL",
          "JOBU_STATE_DIR"],
     ("migrate",): ["--dry-run"],
     ("check-config",): ["--json"],
     ("cron",): ["add", "list", "show", "edit", "enable", "disable", "remove", "run-now", "next"],
+    ("init",): ["DIR", "--template", "--force"],
     ("cron", "add"): ["name", *SPEC_OPTIONS, "--disabled"],
     ("cron", "list"): ["--enabled", "--json"],
     ("cron", "show"): ["name", "--json"],
@@ -234,7 +235,7 @@ HELP = {
     ("jobs",): ["list", "show", "retry", "cancel"],
     ("jobs", "list"): ["--status", "--cron", "--handler", "--source", "--since", "--until",
                        "--limit", "--before-id", "--json", "PENDING", "CANCELLED"],
-    ("jobs", "show"): ["id", "--json"],
+    ("jobs", "show"): ["id", "--json", "--full"],
     ("jobs", "retry"): ["id"],
     ("jobs", "cancel"): ["id"],
     ("enqueue",): ["handler", "--params", "--count", "--priority", "--timeout", "--max-retry",

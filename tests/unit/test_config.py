@@ -668,7 +668,8 @@ def test_mask_url_password(url, masked):
       "'SCRAM-SHA-512', 'GSSAPI', 'OAUTHBEARER', got 'ROT13'"]),
     ({"queue.yaml": "enabled: true\nkafka: {bootstrap_servers: [nowhere]}\ntopics: {t: {}}\n"},
      ["queue.yaml: kafka.bootstrap_servers[0]: expected host:port with a port from 1 to 65535, "
-      "got 'nowhere'", "queue.yaml: topics.t.handler: is required"]),
+      "got 'nowhere'", "queue.yaml: topics.t.handler: is required (or allowed_handlers, "
+      "the handlers a message may name)"]),
 ])
 def test_an_invalid_key_is_not_reported_again_as_missing(tmp_path, files, expected):
     assert problems(tmp_path, files) == expected

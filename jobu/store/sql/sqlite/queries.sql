@@ -346,11 +346,6 @@ WHERE (:cursor IS NULL OR e.id < :cursor)
 ORDER BY e.id DESC
 LIMIT :limit;
 
--- name: execution_active_for_cron
-SELECT id, status FROM job_executions
-WHERE job_id = :job_id AND status IN ('PENDING', 'RUNNING', 'RETRY')
-ORDER BY id LIMIT 1;
-
 -- name: execution_active_for_crons
 -- The unfinished executions of several crons, oldest first (the overlap rule).
 SELECT job_id, id, status FROM job_executions
@@ -480,3 +475,89 @@ WHERE done_at IS NULL ORDER BY decided_at, txid LIMIT :limit;
 -- name: decision_prune
 DELETE FROM twophase_decisions
 WHERE done_at < (strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'), '-' || :days || ' days') || '000');
+
+-- name: cron_managed_list
+-- The crons a crons file manages, with the file's path.
+SELECT name, managed_by FROM cron_jobs WHERE managed_by IS NOT NULL ORDER BY name;
+
+-- name: cron_managed_by
+SELECT managed_by FROM cron_jobs WHERE name = :name;
+
+-- name: cron_set_managed_by
+-- Not a change of the cron's schedule: its version stays, so dispatchers need not re-plan.
+UPDATE cron_jobs SET managed_by = :managed_by WHERE name = :name;
+
+-- name: queue_partition_ensure
+-- jobu-queued: a row for a partition it found in the brokers' metadata (none consumed yet).
+INSERT INTO queue_partitions (group_id, topic, partition_id, updated_at)
+VALUES (:group_id, :topic, :partition_id, COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')))
+ON CONFLICT DO NOTHING;
+
+-- name: queue_partition_list
+-- The partitions of a consumer group, their positions and leases; `leased` is 1 while the
+-- lease has not expired (database clock).
+SELECT topic, partition_id, next_offset, owner, lease_token,
+    CASE WHEN lease_expires_at > COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
+         THEN 1 ELSE 0 END AS leased
+FROM queue_partitions WHERE group_id = :group_id ORDER BY topic, partition_id;
+
+-- name: queue_members_live
+-- jobu-queued processes whose heartbeat is younger than a lease: they share the partitions.
+SELECT COUNT(*) FROM workers WHERE kind = 'queued'
+  AND last_heartbeat > (strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'), '-' || :window_seconds || ' seconds') || '000');
+
+-- name: queue_lease_take
+-- Takes a partition whose lease is free or expired, under a fresh token.
+UPDATE queue_partitions SET owner = :owner, lease_token = :lease_token,
+    lease_expires_at = (strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'), '+' || :lease_seconds || ' seconds') || '000'),
+    updated_at = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
+WHERE group_id = :group_id AND topic = :topic AND partition_id = :partition_id
+  AND (lease_token IS NULL OR lease_expires_at IS NULL
+       OR lease_expires_at <= COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')));
+
+-- name: queue_lease_renew
+-- Extends a lease still held under its token; an expired one is lost, not renewed.
+UPDATE queue_partitions SET
+    lease_expires_at = (strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'), '+' || :lease_seconds || ' seconds') || '000')
+WHERE group_id = :group_id AND topic = :topic AND partition_id = :partition_id
+  AND lease_token = :lease_token
+  AND lease_expires_at > COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'));
+
+-- name: queue_lease_release
+UPDATE queue_partitions SET owner = NULL, lease_token = NULL, lease_expires_at = NULL
+WHERE group_id = :group_id AND topic = :topic AND partition_id = :partition_id
+  AND lease_token = :lease_token;
+
+-- name: queue_position_advance
+-- Fenced: moves a partition's position only for the holder of its unexpired lease, and only
+-- from the position the batch started at (-1: none yet), so no batch is written twice.
+UPDATE queue_partitions SET next_offset = :next_offset,
+    updated_at = COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
+WHERE group_id = :group_id AND topic = :topic AND partition_id = :partition_id
+  AND lease_token = :lease_token
+  AND lease_expires_at > COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'))
+  AND COALESCE(next_offset, -1) = :expected_offset;
+
+-- name: dead_letter_insert
+INSERT INTO dead_letters (group_id, topic, partition_id, message_offset, message_key, headers,
+    raw, reason, received_at)
+VALUES (:group_id, :topic, :partition_id, :message_offset, :message_key, :headers, :raw,
+    :reason, COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')))
+ON CONFLICT DO NOTHING;
+
+-- name: dead_letter_list
+-- Newest first; :topic NULL lists every topic's.
+SELECT id, group_id, topic, partition_id, message_offset, message_key, headers, raw, reason,
+    received_at
+FROM dead_letters WHERE (:topic IS NULL OR topic = :topic) ORDER BY id DESC LIMIT :limit;
+
+-- name: dead_letter_get
+SELECT id, group_id, topic, partition_id, message_offset, message_key, headers, raw, reason,
+    received_at
+FROM dead_letters WHERE id = :id;
+
+-- name: dead_letter_delete
+DELETE FROM dead_letters WHERE id = :id;
+
+-- name: dead_letter_set_reason
+UPDATE dead_letters SET reason = :reason WHERE id = :id;

@@ -1,0 +1,61 @@
+"""`jobu queue dead-letters`: look at, replay and discard the messages jobu-queued kept.
+
+Replay checks the message again against queue.yaml as it is now (after a handler was added
+to a topic's allowed_handlers, say): the execution is written and the dead letter deleted in
+one transaction, under the message's own dedupe key, so a replay can never run it twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jobu.configschema import QueueConfig
+from jobu.errors import InvalidStateError
+from jobu.model import NewExecution
+from jobu.queued.messages import to_execution
+from jobu.queued.source import Record
+from jobu.store import Store
+from jobu.store.queue import DeadLetter
+
+__all__ = ["DeadLetter", "ReplayOutcome", "discard", "list_dead_letters", "replay", "show"]
+
+
+@dataclass(frozen=True)
+class ReplayOutcome:
+    """A replayed dead letter: the execution it became (None: it already had one)."""
+
+    dead_letter_id: int
+    execution_id: int | None
+
+
+def list_dead_letters(store: Store, *, topic: str | None = None,
+                      limit: int = 50) -> list[DeadLetter]:
+    return store.dead_letter_list(topic=topic, limit=limit)
+
+
+def show(store: Store, dead_letter_id: int) -> DeadLetter:
+    return store.dead_letter_get(dead_letter_id)
+
+
+def discard(store: Store, dead_letter_id: int) -> None:
+    store.dead_letter_discard(dead_letter_id)
+
+
+def replay(store: Store, config: QueueConfig, dead_letter_id: int) -> ReplayOutcome:
+    """Make the dead letter an execution if queue.yaml now accepts it; InvalidStateError
+    with the reason (kept on the dead letter) when it still does not."""
+    letter = store.dead_letter_get(dead_letter_id)
+    record = Record(topic=letter.topic, partition=letter.partition, offset=letter.offset,
+                    value=letter.raw, key=letter.key, headers=tuple(letter.headers))
+    decision = to_execution(record, config.topics.get(letter.topic), config.max_message_bytes)
+    if isinstance(decision, NewExecution) and decision.job_id is not None \
+            and not store.cron_ids_existing([decision.job_id]):
+        reason = f"job_id {decision.job_id} names no cron"
+    elif isinstance(decision, NewExecution):
+        return ReplayOutcome(dead_letter_id, store.dead_letter_replay(dead_letter_id, decision))
+    else:
+        reason = decision.reason
+    if reason != letter.reason:
+        store.dead_letter_set_reason(dead_letter_id, reason)
+    raise InvalidStateError(f"dead letter {dead_letter_id} still cannot become an execution: "
+                            f"{reason}")

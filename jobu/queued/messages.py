@@ -1,0 +1,92 @@
+"""What one message becomes: an execution, or the reason it is a dead letter.
+
+The message format is the original jobu's: a JSON object
+``{"handler_name": "...", "params": {...}, "job_id": 123}``. `handler_name` may be left out
+when the topic names its handler; a message may name only the topic's handler or one of its
+`allowed_handlers` (whoever can write to a topic must not be able to run any handler).
+`params` is an object (default {}); `job_id` links the execution to that cron. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from typing import Any
+
+from jobu.configschema import TopicConfig
+from jobu.errors import InvalidInputError
+from jobu.model import NewExecution, ParamSource
+from jobu.operations.enqueuing import new_execution
+from jobu.queued.source import Record
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A message that cannot become an execution, and why (said to an operator)."""
+
+    reason: str
+
+
+def dedupe_key(topic: str, partition: int, offset: int) -> str:
+    """The execution's dedupe key: where the message is, the last line of defence against
+    writing one message twice."""
+    return f"{topic}/{partition}/{offset}"
+
+
+def to_execution(record: Record, topic: TopicConfig | None,
+                 max_message_bytes: int) -> NewExecution | Rejected:
+    """The execution `record` asks for, or why it cannot have one."""
+    if topic is None:
+        return Rejected(f"topic {record.topic!r} is not in queue.yaml topics")
+    raw = record.value
+    if raw is None:
+        return Rejected("the message has no value (a tombstone)")
+    if len(raw) > max_message_bytes:
+        return Rejected(f"the message is {len(raw)} bytes, more than max_message_bytes "
+                        f"({max_message_bytes}) in queue.yaml")
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as error:
+        return Rejected(f"the message is not valid JSON: {error}")
+    if not isinstance(body, dict):
+        return Rejected(f"the message is a JSON {_kind(body)}, not an object")
+    return _from_object(body, record, topic)
+
+
+def _from_object(body: dict[str, Any], record: Record, topic: TopicConfig
+                 ) -> NewExecution | Rejected:
+    handler = body.get("handler_name", topic.handler)
+    if handler is None:
+        return Rejected(f"the message names no handler_name and topic {record.topic!r} has "
+                        "no handler in queue.yaml")
+    if not isinstance(handler, str):
+        return Rejected(f"handler_name is a JSON {_kind(handler)}, not a string")
+    if not topic.allows(handler):
+        allowed = sorted({topic.handler, *topic.allowed_handlers} - {None})
+        return Rejected(f"the message names handler {handler!r}, which topic {record.topic!r} "
+                        f"does not allow (allowed: {', '.join(allowed)}); add it to the topic's "
+                        "allowed_handlers in queue.yaml to accept it")
+    params = body.get("params", {})
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        return Rejected(f"params is a JSON {_kind(params)}, not an object")
+    job_id = body.get("job_id")
+    if job_id is not None and (isinstance(job_id, bool) or not isinstance(job_id, int)
+                               or job_id < 1):
+        return Rejected(f"job_id must be a positive integer (a cron's id), got {job_id!r}")
+    try:
+        new = new_execution(
+            handler, params, priority=topic.priority, queue=topic.queue,
+            max_retry=topic.max_retry, timeout_seconds=topic.timeout_seconds,
+            isolation=topic.isolation, source=ParamSource.EVENT,
+            dedupe_key=dedupe_key(record.topic, record.partition, record.offset))
+    except InvalidInputError as error:
+        return Rejected(str(error))
+    return replace(new, job_id=job_id) if job_id is not None else new
+
+
+def _kind(value: Any) -> str:
+    names = {list: "array", str: "string", bool: "boolean", int: "number", float: "number",
+             type(None): "null", dict: "object"}
+    return names.get(type(value), type(value).__name__)

@@ -1,0 +1,75 @@
+"""The adapter interface of a message source, and the messages it hands over.
+
+jobu-queued reads messages through a Source, so that a site can feed it from something else
+than Kafka. The contract, synchronous like the rest of jobu:
+
+* ``connect()`` / ``disconnect()`` — open and close the connection; ``connect`` raises
+  :class:`SourceUnavailableError` when the source cannot be reached (jobu-queued retries).
+* ``partitions(topics)`` — the (topic, partition) pairs that exist now.
+* ``assign(positions)`` — read exactly these partitions from now on, each from its position
+  (the next offset to read; None: the configured start, earliest or latest).
+* ``receive(max_records, timeout_seconds)`` — the next messages of the assigned partitions,
+  in offset order within each partition, waiting at most `timeout_seconds` for the first.
+* ``complete(positions)`` — the messages before these positions are written to the jobs
+  database (an acknowledgement; Kafka commits its group offsets here, for lag tooling).
+* ``abandon(positions)`` — the messages received since these positions were NOT written:
+  deliver them again.
+* ``available()`` — whether the last call found the source reachable.
+
+The jobs database, not the source, is the record of what was consumed: a Source need not
+remember anything across restarts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from jobu.errors import JobuError
+
+#: A partition of a topic: (topic, partition number).
+TopicPartition = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class Record:
+    """One message as a Source hands it over."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes | None
+    key: bytes | None = None
+    headers: Sequence[tuple[str, bytes]] = field(default_factory=tuple)
+    #: When it was produced, milliseconds since the epoch (None: unknown).
+    timestamp_ms: int | None = None
+
+    @property
+    def topic_partition(self) -> TopicPartition:
+        return (self.topic, self.partition)
+
+
+class SourceUnavailableError(JobuError):
+    """The message source (the Kafka brokers) cannot be reached; check that they run and
+    that queue.yaml kafka.bootstrap_servers and the security settings are right."""
+
+
+class Source(Protocol):
+    """What jobu-queued reads messages from; see the module's docstring for the contract."""
+
+    def connect(self) -> None: ...
+
+    def disconnect(self) -> None: ...
+
+    def partitions(self, topics: Iterable[str]) -> list[TopicPartition]: ...
+
+    def assign(self, positions: Mapping[TopicPartition, int | None]) -> None: ...
+
+    def receive(self, max_records: int, timeout_seconds: float) -> list[Record]: ...
+
+    def complete(self, positions: Mapping[TopicPartition, int]) -> None: ...
+
+    def abandon(self, positions: Mapping[TopicPartition, int | None]) -> None: ...
+
+    def available(self) -> bool: ...

@@ -1,0 +1,98 @@
+"""crons.yaml with the real `jobu dispatcher`: applied at start and on SIGHUP, on each database.
+
+A cron added by the file ticks; a change is applied in place on SIGHUP (same id, history
+kept); `jobu cron edit` refuses it, naming the file; a broken file on SIGHUP is logged and
+the crons stay as they were; a cron that left the file is disabled, not deleted. A broken
+file at start: exit 78.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+
+import pytest
+import yaml
+
+from jobu.model import ExecutionFilter
+from tests.acceptance.test_dispatcher_processes import JOBU, Site, quietly
+from tests.conftest import spec_url
+from tests.servers import wait_until
+
+pytestmark = pytest.mark.acceptance
+
+
+@pytest.fixture
+def site(tmp_path, store, db_spec):
+    site = Site(tmp_path, store, spec_url(db_spec))
+    yield site
+    for dispatcher in site.dispatchers:
+        if dispatcher.alive():
+            dispatcher.process.kill()
+            dispatcher.process.wait(10)
+
+
+def write_crons(site: Site, text: str | None = None, **crons: dict) -> None:
+    path = site.config_dir / "crons.yaml"
+    path.write_text(text if text is not None else yaml.safe_dump({"crons": crons}))
+
+
+def cron_where(site: Site, name: str, condition, what: str):
+    """The cron once `condition(cron)` holds; the test fails after 30 s."""
+    def check():
+        crons = {c.name: c for c in quietly(site.store.cron_list) or []}
+        cron = crons.get(name)
+        return cron if cron is not None and condition(cron) else None
+    return wait_until(check, 30, interval=0.1, message=f"{what}\n{site.logs()}")
+
+
+def executions_of(site: Site, job_id: int) -> int:
+    return len(site.store.execution_list(ExecutionFilter(job_id=job_id), limit=10_000).items)
+
+
+def test_added_changed_refused_kept_and_disabled_through_sighup(site):
+    write_crons(site, tick={"schedule": "* * * * * *", "handler": "noop"})
+    dispatcher = site.start()
+
+    cron = cron_where(site, "tick", lambda c: True, "the cron of crons.yaml added")
+    assert site.store.cron_managed_by("tick") == str(site.config_dir / "crons.yaml")
+    wait_until(lambda: executions_of(site, cron.id) >= 2, 30, interval=0.1,
+               message=f"the file's cron ticking\n{site.logs()}")
+
+    write_crons(site, tick={"schedule": "*/2 * * * * *", "handler": "noop", "max_retry": 1})
+    dispatcher.signal(signal.SIGHUP)
+    changed = cron_where(site, "tick", lambda c: c.schedule == "*/2 * * * * *",
+                         "the change applied on SIGHUP")
+    assert (changed.id, changed.max_retry) == (cron.id, 1)
+    history = executions_of(site, cron.id)
+    assert history >= 2  # kept with the cron
+
+    edit = subprocess.run([str(JOBU), "cron", "edit", "tick", "--schedule", "0 3 * * *"],
+                          env=site.env, capture_output=True, text=True, timeout=60)
+    assert edit.returncode == 1, edit
+    assert f"cron 'tick' is managed by {site.config_dir / 'crons.yaml'}" in edit.stderr
+
+    write_crons(site, "crons:\n  tick:\n    schedule: '0 61 * * *'\n    handler: noop\n")
+    dispatcher.signal(signal.SIGHUP)
+    wait_until(lambda: "reload refused: crons.yaml: crons.tick.schedule (line 3)"
+               in dispatcher.log, 30, interval=0.1, message=f"the refusal\n{site.logs()}")
+    assert dispatcher.alive()
+    kept = site.store.cron_get("tick")
+    assert (kept.schedule, kept.is_enabled) == ("*/2 * * * * *", True)
+
+    write_crons(site)
+    dispatcher.signal(signal.SIGHUP)
+    gone = cron_where(site, "tick", lambda c: not c.is_enabled, "the cron disabled on SIGHUP")
+    assert gone.id == cron.id
+    assert site.store.cron_managed_by("tick") is None
+    assert executions_of(site, cron.id) >= history
+    assert dispatcher.stop() == 0, site.logs()
+
+
+@pytest.mark.parametrize("dialect", ["sqlite"], indirect=True)
+def test_a_broken_file_at_start_exits_78_naming_file_key_and_line(site):
+    write_crons(site, "crons:\n  nightly:\n    handler: noop\n")
+    dispatcher = site.start()
+    assert dispatcher.wait_exit(60) == 78, dispatcher.log
+    assert "crons.yaml: crons.nightly.schedule (line 2): is required" in dispatcher.log
+    assert site.store.cron_list() == []
