@@ -62,7 +62,16 @@ class MysqlDialect:
             try:
                 return self.connect()
             except pymysql.Error as exc:
-                raise self.translate(exc, None) from exc
+                error = self.translate(exc, None)
+                if isinstance(error, DatabaseUnavailableError):
+                    raise error from exc
+                # Refused at the door (unknown database, access denied): no connection can
+                # be had until the settings or the server change, whatever the error's code.
+                reason = exc.args[1] if len(exc.args) > 1 else exc
+                raise DatabaseUnavailableError(
+                    f"cannot connect to {self.spec.describe()}: {reason}; check the "
+                    "settings in database.yaml and the server's users and databases",
+                    database=self.spec.name) from exc
 
         def ping(conn: pymysql.connections.Connection) -> bool:
             conn.ping(reconnect=False)

@@ -7,6 +7,7 @@ are ``timestamptz`` and come back as aware datetimes, converted to UTC here.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import UTC, datetime
@@ -33,6 +34,9 @@ from jobu.model import DatabaseSpec
 #: SQLSTATEs after which the same transaction may well succeed when run again.
 TRANSIENT_STATES = {"40001", "40P01", "55P03"}  # serialization, deadlock, lock not available
 #: SQLSTATEs that mean the server or the connection went away.
+#: How often a caller waiting for a connection checks whether the server refused the pool's
+#: last attempt to connect (then it fails at once, with the server's reason).
+CONNECT_CHECK_SECONDS = 0.1
 UNAVAILABLE_STATES = {"57P01", "57P02", "57P03", "53300"}  # shutdown, crash, starting, too many
 SCHEMA_STATES = {"42P01", "42703"}  # undefined table, undefined column
 
@@ -67,9 +71,12 @@ class PsycopgPool:
         self._returned: dict[int, float] = {}
         self._lent = 0  # counted here: psycopg_pool's own statistics include connections
         self._lock = threading.Lock()  # it is still opening in the background
+        #: Why the pool's last attempt to connect failed; None once one succeeds.
+        self._connect_error: psycopg.Error | None = None
         self._pool = psycopg_pool.ConnectionPool(
             "", kwargs=connect_kwargs(spec), min_size=1, max_size=spec.pool_size,
             timeout=spec.pool_timeout_seconds, name=f"jobu-{spec.name}", open=True,
+            connection_class=_connection_class_reporting_to(self),
         )
 
     @property
@@ -83,10 +90,21 @@ class PsycopgPool:
                 "idle": self._pool.get_stats().get("pool_available", 0)}
 
     def acquire(self) -> psycopg.Connection:
-        try:
-            conn = self._pool.getconn()
-        except psycopg_pool.PoolTimeout as exc:
-            raise self._timeout_error() from exc
+        """A connection of the pool; DatabaseUnavailableError at once (within a tenth of a
+        second) when the server refuses connections and the pool holds none, with the
+        server's reason, instead of after pool_timeout_seconds."""
+        deadline = time.monotonic() + self._spec.pool_timeout_seconds
+        while True:
+            try:
+                conn = self._pool.getconn(timeout=max(0.01, min(
+                    CONNECT_CHECK_SECONDS, deadline - time.monotonic())))
+                break
+            except psycopg_pool.PoolTimeout as exc:
+                refused = self._refused()
+                if refused is not None:
+                    raise refused from exc
+                if time.monotonic() >= deadline:
+                    raise self._timeout_error() from exc
         with self._lock:
             returned = self._returned.pop(id(conn), None)
         if returned is not None and time.monotonic() - returned > self.ping_after_idle:
@@ -112,6 +130,25 @@ class PsycopgPool:
     def close(self) -> None:
         self._pool.close()
 
+    def connect_finished(self, error: psycopg.Error | None) -> None:
+        """Called by the pool's connections: how the last attempt to connect ended."""
+        self._connect_error = error
+
+    def _refused(self) -> DatabaseError | None:
+        """The error to raise when the server refused the pool's last attempt to connect and
+        no connection of the pool can come back: none is lent and none is idle."""
+        error = self._connect_error
+        if error is None:
+            return None
+        with self._lock:
+            lent = self._lent
+        if lent or self._pool.get_stats().get("pool_available", 0):
+            return None
+        reason = " ".join(str(error).split())
+        return DatabaseUnavailableError(
+            f"cannot connect to {self._spec.describe()}: {reason}; check that PostgreSQL runs "
+            "and the settings in database.yaml", database=self._spec.name)
+
     def _timeout_error(self) -> DatabaseError:
         stats = self._pool.get_stats()
         if stats.get("pool_size", 0) < self._spec.pool_size:
@@ -126,6 +163,35 @@ class PsycopgPool:
             f"all {self._spec.pool_size} connections stayed busy for "
             f"{self._spec.pool_timeout_seconds:g} s (pool_size / pool_timeout_seconds)",
             database=self._spec.name)
+
+
+def _connection_class_reporting_to(pool: PsycopgPool) -> type[psycopg.Connection]:
+    """A psycopg Connection class that tells `pool` how each attempt to connect ended, so
+    that the pool can answer with the server's reason at once (psycopg_pool only retries)."""
+
+    class ReportingConnection(psycopg.Connection):  # type: ignore[type-arg]
+        @classmethod
+        def connect(cls, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+            try:
+                conn = super().connect(*args, **kwargs)
+            except psycopg.Error as error:
+                pool.connect_finished(error)
+                raise
+            pool.connect_finished(None)
+            return conn
+    return ReportingConnection
+
+
+class _QuietPoolConnectErrors(logging.Filter):
+    """Drops psycopg_pool's "error connecting in 'jobu-…'" warnings, repeated at each retry:
+    jobu reports the failure itself, once, with what to do (PsycopgPool.acquire)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # psycopg_pool 3.2+ logs with arguments, 3.1 (Debian 12) an f-string.
+        return not record.getMessage().startswith("error connecting in 'jobu-")
+
+
+logging.getLogger("psycopg.pool").addFilter(_QuietPoolConnectErrors())
 
 
 class PostgresDialect:
