@@ -76,6 +76,8 @@ class WorkerConfig:
     retry_backoff_max_seconds: float = 3600.0
     #: None: an execution that names no timeout of its own may run for ever.
     default_timeout_seconds: float | None = None
+    #: A handler's result longer than this as JSON ends its execution FAILED (None: no limit).
+    max_result_bytes: int | None = 1024 * 1024
     #: Absolute directories (load_config resolves relative ones against the config directory).
     handler_paths: tuple[str, ...] = ()
     handler_modules: tuple[str, ...] = ()
@@ -606,6 +608,7 @@ class WorkerSchema(DaemonSchema):
     retry_backoff_seconds = FloatField(validate=at_least(0))
     retry_backoff_max_seconds = FloatField(validate=at_least(0))
     default_timeout_seconds = FloatField(allow_none=True, validate=above(0))
+    max_result_bytes = IntegerField(allow_none=True, validate=between(1, 1024 ** 3))
     handler_paths = ListField(TextField(), validate=no_duplicates)
     handler_modules = ListField(TextField(validate=module_name), validate=no_duplicates)
     # None, not the dataclass's (): "not said", which load_config reads as every database.

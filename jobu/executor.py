@@ -75,7 +75,9 @@ class Outcome:
 
 
 SUCCESS_OUTCOME_LEVEL = logging.INFO
-#: Encodes results as the store does (rows.to_json): one encoder, NaN refused.
+#: The longest result, as JSON, that a worker stores (worker.yaml max_result_bytes).
+DEFAULT_MAX_RESULT_BYTES = 1024 * 1024
+#: Encodes results as the store does (rows.to_json): one encoder, NaN refused, ASCII out.
 _RESULT_JSON = json.JSONEncoder(allow_nan=False)
 
 
@@ -119,12 +121,14 @@ class Attempt:
 
 def decide(execution: Execution, *, result: Any = None, error: BaseException | None = None,
            ended_as: Status | None = None, backoff_cap: float = 3600.0,
+           max_result_bytes: int | None = DEFAULT_MAX_RESULT_BYTES,
            rng: random.Random | None = None) -> Outcome:
     """The outcome of an attempt, from the handler's result or error (pure).
 
     `ended_as` is TIMEOUT or CANCELLED when the worker ended the attempt itself.
-    Retries follow the execution's max_retry; PermanentError, invalid params and a
-    result that is not JSON never retry; RetryLater sets its own delay.
+    Retries follow the execution's max_retry; PermanentError, invalid params, a result
+    that is not JSON and one longer than `max_result_bytes` as JSON (None: no limit) never
+    retry (the same result would come back); RetryLater sets its own delay.
     """
     if ended_as is Status.CANCELLED:
         return Outcome(OutcomeKind.FAIL, Status.CANCELLED,
@@ -135,6 +139,12 @@ def decide(execution: Execution, *, result: Any = None, error: BaseException | N
         except (TypeError, ValueError) as exc:
             return Outcome(OutcomeKind.FAIL, Status.FAILED,
                            error=f"the handler's result is not JSON-serialisable: {exc}")
+        # The encoder escapes every non-ASCII character, so its length is the byte count.
+        if max_result_bytes is not None and len(encoded) > max_result_bytes:
+            return Outcome(OutcomeKind.FAIL, Status.FAILED, error=(
+                f"the handler's result is {len(encoded):,} bytes of JSON, over the "
+                f"limit of {max_result_bytes:,} (worker.yaml max_result_bytes); store large "
+                "data elsewhere and return a reference to it"))
         return Outcome(OutcomeKind.SUCCESS, Status.SUCCESS, result=result, result_json=encoded)
     status = ended_as or Status.FAILED
     message = _text(error) if error is not None else "timed out"
@@ -198,12 +208,14 @@ class Executor:
     def __init__(self, *, store: Store, registry: HandlerRegistry, worker_id: str,
                  pool_size: int, backoff_cap: float, default_timeout: float | None,
                  monotonic: Callable[[], float],
+                 max_result_bytes: int | None = DEFAULT_MAX_RESULT_BYTES,
                  on_outcome: Callable[[], None] = lambda: None,
                  databases: Any = None, database_specs: Any = None) -> None:
         self.store = store
         self.registry = registry
         self.worker_id = worker_id
         self.backoff_cap = backoff_cap
+        self.max_result_bytes = max_result_bytes
         self.default_timeout = default_timeout
         self.databases = databases
         self.database_specs = database_specs
@@ -290,7 +302,7 @@ class Executor:
             outcome = decide(execution, error=error, ended_as=Status.CANCELLED)
         else:
             outcome = decide(execution, result=result, error=error,
-                             backoff_cap=self.backoff_cap)
+                             backoff_cap=self.backoff_cap, max_result_bytes=self.max_result_bytes)
         self.settle(attempt, outcome)
 
     # --- ending -------------------------------------------------------------------------

@@ -100,6 +100,7 @@ class Worker:
             store=store, registry=registry, worker_id=self.worker_id,
             pool_size=config.pool_size, backoff_cap=config.retry_backoff_max_seconds,
             default_timeout=config.default_timeout_seconds, monotonic=self.clock.monotonic,
+            max_result_bytes=config.max_result_bytes,
             on_outcome=wake.set, databases=databases, database_specs=database_specs)
         self.pool = self.executor.pool
         self._registered = False

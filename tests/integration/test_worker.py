@@ -334,6 +334,19 @@ def test_a_result_that_is_not_json_fails_without_retry(store, harness):
     assert "set" in execution.error_message
 
 
+def test_a_result_over_max_result_bytes_fails_without_retry_and_one_under_it_is_kept(
+        store, harness):
+    h = harness(max_result_bytes=1000)
+    over, under = store.execution_insert_many([
+        NewExecution("sized_result", {"chars": 1000}, max_retry=3),
+        NewExecution("sized_result", {"chars": 900})])
+    h.run_until(lambda: finished(store, over, under))
+    execution = get(store, over)
+    assert (execution.status, execution.attempt, execution.result) == (Status.FAILED, 1, None)
+    assert "1,012 bytes of JSON, over the limit of 1,000" in execution.error_message
+    assert get(store, under).result == {"text": "x" * 900}
+
+
 def test_params_that_do_not_fit_the_schema_fail_without_retry(store, harness):
     h = harness()
     bad, good = store.execution_insert_many([

@@ -91,3 +91,15 @@ def test_database_failures_of_a_handler_are_logged_by_their_gravity():
     assert busy.level == logging.WARNING and busy.kind == "retry"
     assert refused.level == logging.ERROR and rolled_back.level == logging.ERROR
     assert plain.level == logging.WARNING
+
+
+def test_a_result_longer_than_the_limit_fails_without_retry_and_says_how_long():
+    big = {"rows": "x" * 2000}
+    at_limit = len('{"rows": "' + "x" * 2000 + '"}')
+    assert decide(BASE, result=big, max_result_bytes=at_limit).kind == "success"
+    outcome = decide(replace(BASE, max_retry=3), result=big, max_result_bytes=at_limit - 1)
+    assert (outcome.kind, outcome.status) == ("fail", Status.FAILED)
+    assert f"{at_limit:,} bytes" in outcome.error and "max_result_bytes" in outcome.error
+    # Non-ASCII text is counted in bytes of the JSON stored (escaped), not in characters.
+    assert decide(BASE, result="é" * 10, max_result_bytes=59).kind == "fail"
+    assert decide(BASE, result=big, max_result_bytes=None).kind == "success"

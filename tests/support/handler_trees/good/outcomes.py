@@ -30,6 +30,11 @@ def non_json(ctx, params):
     return {1, 2, 3}
 
 
+@handler("sized_result")
+def sized_result(ctx, params):
+    return {"text": "x" * int(params["chars"])}
+
+
 class ReportParams(Schema):
     month = fields.Integer(required=True)
 
