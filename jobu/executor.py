@@ -40,6 +40,7 @@ from jobu.errors import (
 )
 from jobu.handlers import HandlerRegistry, HandlerSpec, JobContext
 from jobu.isolation import run_in_child_process
+from jobu.logs import execution_scope
 from jobu.model import Execution, Isolation, OutcomeKind, Status
 from jobu.retry import backoff_seconds
 from jobu.store import FinishedAttempt, FinishReport, LeaseRenewal, Store
@@ -287,7 +288,8 @@ class Executor:
                 result = run_in_child_process(attempt.spec, params, ctx, attempt.cancel,
                                               self.database_specs)
             else:
-                result = attempt.spec.invoke(ctx, params)
+                with execution_scope(execution.id, execution.handler_name, execution.attempt):
+                    result = attempt.spec.invoke(ctx, params)
         except BaseException as exc:  # noqa: BLE001 - every handler failure is an outcome
             error = exc  # sys.exit() too: uncaught, it would end the thread and leave the job
         with attempt.lock:

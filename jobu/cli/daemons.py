@@ -13,7 +13,7 @@ from jobu.cli.context import Context
 from jobu.clock import SystemClock
 from jobu.config import Config, load_config
 from jobu.daemon import Daemon, Service
-from jobu.logs import setup_logging
+from jobu.logs import capture_handler_output, setup_logging
 from jobu.store import Store
 from jobu.systemd import Notifier, stderr_is_journal
 
@@ -30,6 +30,7 @@ def run_daemon(ctx: Context, build: ServiceFactory, *, log_level: str, log_forma
     `ctx.config` was read by the caller to find `log_level` and `log_format`.
     """
     setup_logging(log_level, log_format, journal=stderr_is_journal())
+    capture_handler_output()  # what handlers print becomes their executions' log lines
     wake = threading.Event()
     service = build(ctx.config, ctx.store, wake)
     daemon = Daemon(service, clock=SystemClock(), notifier=notifier or Notifier(),

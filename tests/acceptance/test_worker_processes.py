@@ -228,6 +228,21 @@ def systemd_env(notify: NotifySocket) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("dialect", ["sqlite"])
+def test_what_a_handler_prints_and_logs_is_logged_as_its_executions(site, store):
+    site.write_worker_yaml(log_level="INFO")
+    [execution_id] = insert(store, [NewExecution("talkative", {"rows": 12})])
+    worker = site.start_worker()
+    wait_until(lambda: all_in(store, [execution_id], Status.SUCCESS),
+               message=f"the execution to succeed\n{site.logs()}")
+    assert worker.stop() == 0
+    prefix = f"execution {execution_id} (talkative): "
+    lines = worker.log.splitlines()
+    for text in ("rows read: 12", "almost done", "the library has a word",
+                 "no line break at the end"):
+        assert any(line.endswith(prefix + text) for line in lines), (text, worker.log)
+    assert not any(line.startswith(("rows read", "almost done")) for line in lines)
+
+
 def test_ready_watchdog_status_and_stopping(site, store, notify):
     # Idle on SQLite with a long poll and heartbeat: only the watchdog wakes the loop.
     site.write_worker_yaml(poll_interval_seconds=60, heartbeat_interval_seconds=20,

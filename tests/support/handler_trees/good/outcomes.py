@@ -61,3 +61,16 @@ def hang(ctx, params):
 class ClassStyle(BaseHandler):
     def execute(self, params):
         return {"execution": self.ctx.execution_id, "got": params}
+
+
+@handler("talkative")
+def talkative(ctx, params):
+    """Prints (stdout and stderr, a last line without a line break) and logs through a
+    library's logger, as handlers do; the worker must attribute all of it to the execution."""
+    import logging
+    import sys
+    print("rows read:", params.get("rows", 0))
+    print("almost done", file=sys.stderr)
+    logging.getLogger("some.library").warning("the library has a word")
+    sys.stdout.write("no line break at the end")
+    return {"ok": True}
