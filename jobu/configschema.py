@@ -154,6 +154,12 @@ class AdminConfig:
     secret_key: str | None = field(default=None, repr=False)
     page_size: int = 50
     read_only: bool = False
+    #: gunicorn: worker processes, threads per process, and the seconds a request (timeout)
+    #: and a stop (graceful_timeout) may take before the worker is killed.
+    workers: int = 2
+    threads: int = 4
+    timeout_seconds: float = 30.0
+    graceful_timeout_seconds: float = 30.0
     log_level: str = DEFAULT_LOG_LEVEL
     log_format: str = DEFAULT_LOG_FORMAT
 
@@ -720,6 +726,10 @@ class AdminSchema(DaemonSchema):
     secret_key_env = TextField(allow_none=True, validate=env_var_name)
     page_size = IntegerField(validate=between(1, 1000))
     read_only = BooleanField()
+    workers = IntegerField(validate=between(1, 64))
+    threads = IntegerField(validate=between(1, 256))
+    timeout_seconds = FloatField(validate=above(0))
+    graceful_timeout_seconds = FloatField(validate=at_least(0))
 
     @validates_schema(skip_on_field_errors=False)
     def check_secret_sources(self, data: dict[str, Any], **kwargs: Any) -> None:

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from jobu import __version__
-from jobu.cli import crons, dbtools, dispatcher, init, jobs, run, setup, worker
+from jobu.cli import admin, crons, dbtools, dispatcher, init, jobs, run, setup, worker
 from jobu.cli import queued as queued_cli
 from jobu.cli.context import Context
 from jobu.errors import (
@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     queued_cli.register(commands)
     run.register(commands)
     dbtools.register(commands)
+    admin.register(commands)
     _accept_config_dir_anywhere(commands)
     return parser
 

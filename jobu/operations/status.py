@@ -9,7 +9,7 @@ from jobu.model import WorkerInfo
 from jobu.operations.crons import next_fire_time
 from jobu.store import Store
 
-__all__ = ["NextFire", "SchedulerStatus", "scheduler_status"]
+__all__ = ["NextFire", "SchedulerStatus", "scheduler_status", "served_handlers"]
 
 #: How many of the next fire times scheduler_status lists.
 NEXT_FIRES = 5
@@ -56,3 +56,9 @@ def scheduler_status(store: Store) -> SchedulerStatus:
         workers=[d for d in daemons if d.kind == "worker"],
         crons=len(crons), enabled_crons=sum(1 for c in crons if c.is_enabled),
         next_fires=upcoming[:NEXT_FIRES], checked_at=now)
+
+
+def served_handlers(store: Store) -> list[str]:
+    """The handler names the registered workers serve, sorted: what a new cron may run."""
+    return sorted({name for daemon in store.worker_list() if daemon.kind == "worker"
+                   for name in daemon.handlers})

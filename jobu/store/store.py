@@ -991,6 +991,54 @@ class Store(DecisionLogMethods, QueueMethods):
     def _write(self, work):
         return self.database.run(work, write=True)
 
+    # --- users of jobu-admin ---------------------------------------------------------
+
+    def admin_user_create(self, name: str, role: str, password_hash: str) -> None:
+        """Store a user of the admin; AlreadyExistsError if the name is taken."""
+        try:
+            self._write(lambda c: c.execute(self._q["admin_user_insert"], {
+                "name": name, "role": role, "password_hash": password_hash}))
+        except IntegrityError as exc:
+            if self.admin_user_get(name) is not None:
+                raise AlreadyExistsError(f"an admin user named {name!r} already exists") \
+                    from exc
+            raise
+
+    def admin_user_get(self, name: str) -> dict[str, Any] | None:
+        """The user called `name` (name, role, password_hash, api_token_hash, created_at)."""
+        row = self._read(lambda c: c.fetch_one(self._q["admin_user_get"], {"name": name}))
+        return self._admin_user(row)
+
+    def admin_user_by_token(self, token_hash: str) -> dict[str, Any] | None:
+        """The user whose API token hashes to `token_hash`, or None."""
+        row = self._read(lambda c: c.fetch_one(self._q["admin_user_by_token"],
+                                               {"token_hash": token_hash}))
+        return self._admin_user(row)
+
+    def admin_user_list(self) -> list[dict[str, Any]]:
+        found = self._read(lambda c: c.fetch_all(self._q["admin_user_list"]))
+        return [self._admin_user(row) for row in found]
+
+    def admin_user_delete(self, name: str) -> bool:
+        """Remove the user; False if there was none."""
+        return self._write(lambda c: c.execute(self._q["admin_user_delete"],
+                                               {"name": name})) > 0
+
+    def admin_user_set_password(self, name: str, password_hash: str) -> bool:
+        """Replace the user's password hash; False if there is no such user."""
+        return self._write(lambda c: c.execute(self._q["admin_user_set_password"], {
+            "name": name, "password_hash": password_hash})) > 0
+
+    def admin_user_set_token(self, name: str, token_hash: str | None) -> bool:
+        """Replace (None: revoke) the user's API token hash; False if there is no such user."""
+        return self._write(lambda c: c.execute(self._q["admin_user_set_token"], {
+            "name": name, "token_hash": token_hash})) > 0
+
+    def _admin_user(self, row: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        if row is None:
+            return None
+        return {**row, "created_at": self._time(row["created_at"])}
+
 
 def _with_ticks(cron: CronJob, last_tick_at: datetime | None,
                 next_tick_at: datetime | None) -> CronJob:

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
+import os
+import stat
 
 import yaml
 
 from admin import create_app
 from tests.conftest import spec_url
-
-SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "etc" / "jobu"
-
-
-def config_dir(tmp_path: Path, database_url: str) -> Path:
-    directory = tmp_path / "etc-jobu"
-    shutil.copytree(SHIPPED_CONFIG, directory)
-    database = yaml.safe_load((directory / "database.yaml").read_text())
-    database["databases"]["default"] = {"url": database_url, "pool_timeout_seconds": 1,
-                                        "connect_timeout_seconds": 1}
-    (directory / "database.yaml").write_text(yaml.safe_dump(database))
-    return directory
+from tests.support.admin_site import config_dir
 
 
 def test_health_is_ok_on_a_migrated_database(store, db_spec, tmp_path):
@@ -49,3 +38,20 @@ def test_health_says_why_when_the_database_is_down(tmp_path):
     assert response.status_code == 503
     assert response.get_json()["status"] == "unavailable"
     app.extensions["jobu"]["store"].close()
+
+
+def test_health_needs_no_sign_in_and_a_missing_secret_key_is_generated_once(store, db_spec,
+                                                                           tmp_path):
+    directory = config_dir(tmp_path, spec_url(db_spec))
+    settings = yaml.safe_load((directory / "admin.yaml").read_text())
+    del settings["secret_key"]
+    (directory / "admin.yaml").write_text(yaml.safe_dump(settings))
+    (tmp_path / "state").mkdir()
+    first = create_app({"JOBU_CONFIG_DIR": directory, "TESTING": True})
+    second = create_app({"JOBU_CONFIG_DIR": directory, "TESTING": True})
+    key_file = tmp_path / "state" / "admin-secret-key"
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    assert first.secret_key == second.secret_key == key_file.read_text().strip()
+    assert first.test_client().get("/health").status_code == 200
+    for app in (first, second):
+        app.extensions["jobu"]["store"].close()

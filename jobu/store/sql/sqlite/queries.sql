@@ -561,3 +561,26 @@ DELETE FROM dead_letters WHERE id = :id;
 
 -- name: dead_letter_set_reason
 UPDATE dead_letters SET reason = :reason WHERE id = :id;
+
+-- name: admin_user_insert
+-- A user of jobu-admin; the primary key refuses a name taken.
+INSERT INTO admin_users (name, role, password_hash, created_at)
+VALUES (:name, :role, :password_hash, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'));
+
+-- name: admin_user_get
+SELECT name, role, password_hash, api_token_hash, created_at FROM admin_users WHERE name = :name;
+
+-- name: admin_user_by_token
+SELECT name, role, password_hash, api_token_hash, created_at FROM admin_users WHERE api_token_hash = :token_hash;
+
+-- name: admin_user_list
+SELECT name, role, password_hash, api_token_hash, created_at FROM admin_users ORDER BY name;
+
+-- name: admin_user_delete
+DELETE FROM admin_users WHERE name = :name;
+
+-- name: admin_user_set_password
+UPDATE admin_users SET password_hash = :password_hash WHERE name = :name;
+
+-- name: admin_user_set_token
+UPDATE admin_users SET api_token_hash = :token_hash WHERE name = :name;

@@ -1,0 +1,156 @@
+"""The API's documents as marshmallow schemas: what it answers, and what it accepts.
+
+Inputs are checked here for their shape only (an object, known keys, required ones);
+their values are checked by jobu.operations, so the API refuses a bad value with the
+sentence the CLI prints.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields
+
+from jobu.model import CRON_SPEC_FIELDS
+
+
+class CronSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    description = fields.String()
+    schedule = fields.String()
+    schedule_in_words = fields.String()
+    timezone = fields.String()
+    handler_name = fields.String()
+    handler_params = fields.Raw()
+    is_enabled = fields.Boolean()
+    allow_overlap = fields.Boolean()
+    catch_up = fields.String()
+    misfire_grace_seconds = fields.Integer()
+    catch_up_max_runs = fields.Integer()
+    dst_repeat = fields.String()
+    jitter_seconds = fields.Integer()
+    max_retry = fields.Integer()
+    retry_backoff_seconds = fields.Float()
+    timeout_seconds = fields.Float(allow_none=True)
+    priority = fields.Integer()
+    queue = fields.String()
+    isolation = fields.String()
+    version = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class CronRowSchema(Schema):
+    """A cron of the list, with its last run, next fire time and managing file."""
+
+    cron = fields.Nested(CronSchema)
+    last_status = fields.String(allow_none=True)
+    last_run_at = fields.DateTime(allow_none=True)
+    next_fire = fields.DateTime(allow_none=True)
+    managed_by = fields.String(allow_none=True)
+
+
+class ExecutionSchema(Schema):
+    id = fields.Integer()
+    job_id = fields.Integer(allow_none=True)
+    handler_name = fields.String()
+    params = fields.Raw()
+    param_source = fields.String()
+    scheduled_time = fields.DateTime(allow_none=True)
+    status = fields.String()
+    attempt = fields.Integer()
+    max_retry = fields.Integer()
+    timeout_seconds = fields.Float(allow_none=True)
+    run_after = fields.DateTime(allow_none=True)
+    priority = fields.Integer()
+    queue = fields.String()
+    worker_id = fields.String(allow_none=True)
+    cancel_requested = fields.Boolean()
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    result = fields.Raw(allow_none=True)
+    error_message = fields.String(allow_none=True)
+    progress = fields.Float(allow_none=True)
+    progress_note = fields.String(allow_none=True)
+    created_at = fields.DateTime(allow_none=True)
+
+
+class AttemptErrorSchema(Schema):
+    attempt = fields.Integer()
+    status = fields.String()
+    error_message = fields.String()
+    traceback = fields.String(allow_none=True)
+    worker_id = fields.String(allow_none=True)
+    occurred_at = fields.DateTime(allow_none=True)
+
+
+class ExecutionDetailSchema(Schema):
+    execution = fields.Nested(ExecutionSchema)
+    attempt_errors = fields.List(fields.Nested(AttemptErrorSchema))
+
+
+class WorkerSchema(Schema):
+    id = fields.String()
+    kind = fields.String()
+    hostname = fields.String()
+    pid = fields.Integer()
+    pool_size = fields.Integer()
+    running = fields.Integer()
+    handlers = fields.List(fields.String())
+    queues = fields.List(fields.String())
+    version = fields.String()
+    started_at = fields.DateTime(allow_none=True)
+    last_heartbeat = fields.DateTime(allow_none=True)
+
+
+class StatsSchema(Schema):
+    name = fields.String(allow_none=True)
+    total = fields.Integer()
+    success = fields.Integer()
+    failed = fields.Integer()
+    timeout = fields.Integer()
+    skipped = fields.Integer()
+    missed = fields.Integer()
+    last_run_at = fields.DateTime(allow_none=True)
+    last_status = fields.String(allow_none=True)
+    avg_duration_seconds = fields.Float(allow_none=True)
+    p95_duration_seconds = fields.Float(allow_none=True)
+    avg_start_lateness_seconds = fields.Float(allow_none=True)
+
+
+class NextFireSchema(Schema):
+    name = fields.String()
+    at = fields.DateTime()
+
+
+class StatusSchema(Schema):
+    dispatchers = fields.List(fields.Nested(WorkerSchema))
+    workers = fields.List(fields.Nested(WorkerSchema))
+    crons = fields.Integer()
+    enabled_crons = fields.Integer()
+    next_fires = fields.List(fields.Nested(NextFireSchema))
+    checked_at = fields.DateTime()
+
+
+def _cron_input_fields(required: bool) -> dict[str, fields.Field]:
+    made: dict[str, fields.Field] = {}
+    for name in CRON_SPEC_FIELDS:
+        made[name] = fields.Raw(required=required and name in ("name", "schedule",
+                                                                "handler_name"),
+                                allow_none=True)
+    made["force"] = fields.Boolean(load_default=False)
+    return made
+
+
+#: A new cron: name, schedule and handler_name required, any other CronSpec field.
+CronCreateSchema = Schema.from_dict(_cron_input_fields(True), name="CronCreateSchema")
+#: Changes to a cron: any CronSpec field (`name` renames it).
+CronEditSchema = Schema.from_dict(_cron_input_fields(False), name="CronEditSchema")
+
+
+def load(schema: type[Schema], document: Any) -> dict[str, Any]:
+    """`document` loaded by `schema`, unknown keys refused; ValidationError otherwise."""
+    if not isinstance(document, dict):
+        raise ValidationError("the request body must be a JSON object")
+    return schema(unknown=RAISE).load(document)

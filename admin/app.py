@@ -1,0 +1,47 @@
+"""The application factory: configuration, one Store per process, security, blueprints.
+
+gunicorn calls it in each worker process after the fork (no preload), so each
+process opens its own database pool. Tests call it with a configuration directory.
+"""
+
+from __future__ import annotations
+
+import atexit
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from admin import access, formatting, health, refusals, security, signin
+from admin.api import bp as api_bp
+from admin.views import crons, jobs, overview, workers
+from jobu.clock import SystemClock
+from jobu.config import load_config
+from jobu.store import open_store
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the admin application.
+
+    `test_config` may hold ``JOBU_CONFIG_DIR`` (a configuration directory to load
+    instead of the default one), ``JOBU_CLOCK`` (a Clock, for tests) and Flask
+    settings; the jobs database comes from the loaded configuration, as for every
+    jobu process.
+    """
+    app = Flask(__name__)
+    overrides = dict(test_config or {})
+    config = load_config(overrides.pop("JOBU_CONFIG_DIR", None))
+    clock = overrides.pop("JOBU_CLOCK", None) or SystemClock()
+    app.config.from_mapping(
+        SECRET_KEY=security.secret_key(config),
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=1024 * 1024, **overrides)
+    store = open_store(config.jobs_database)
+    access.install(app, config=config, store=store, clock=clock)
+    atexit.register(store.close)
+    security.init_app(app)
+    formatting.init_app(app)
+    refusals.init_app(app)
+    for blueprint in (health.bp, signin.bp, overview.bp, crons.bp, jobs.bp, workers.bp, api_bp):
+        app.register_blueprint(blueprint)
+    return app

@@ -1,0 +1,1 @@
+"""The admin's pages, one blueprint per area: overview, crons, jobs, workers."""
