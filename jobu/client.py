@@ -124,8 +124,12 @@ class Client:
         at 03:00:00 in `timezone` (default: dispatcher.yaml's). `options` are the
         other cron settings: max_retry, retry_backoff_seconds, timeout_seconds,
         priority, queue, allow_overlap, catch_up, misfire_grace_seconds,
-        catch_up_max_runs, dst_repeat, jitter_seconds, isolation, and `enabled` and
-        `force` (see add_interval_job).
+        catch_up_max_runs, dst_repeat, jitter_seconds, isolation, calendar and
+        on_holiday (a business calendar, `jobu calendar`, and what a tick on its
+        non-working days does: "skip", "next_business_day", "previous_business_day"),
+        and `enabled` and `force` (see add_interval_job). `expression` may be a
+        business-day expression: ``expression="bd -1 18:00", calendar="kr"`` fires on
+        the last business day of each month at 18:00.
         """
         schedule = cron_expression(expression, minute=minute, hour=hour, day=day,
                                    month=month, day_of_week=day_of_week, second=second)

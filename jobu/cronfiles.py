@@ -24,6 +24,7 @@ from typing import Any
 
 from marshmallow import ValidationError
 
+from jobu.calendars import OnHoliday, compose_schedule, validate_calendar_schedule
 from jobu.configschema import (
     BooleanField,
     ChoiceField,
@@ -40,9 +41,8 @@ from jobu.configschema import (
     iana_timezone,
     validate,
 )
-from jobu.errors import ScheduleError
+from jobu.errors import InvalidInputError, ScheduleError
 from jobu.model import CatchUp, CronSpec, DstRepeat, Isolation
-from jobu.schedule import validate_schedule
 from jobu.validation import INT_MAX, NAME_PATTERN
 
 __all__ = ["CRONS_DIRECTORY", "CRONS_FILE", "CronFiles", "DeclaredCron", "declared_crons"]
@@ -125,6 +125,9 @@ class CronEntrySchema(StrictSchema):
     priority = IntegerField(validate=between(-INT_MAX, INT_MAX))
     queue = TextField(validate=cron_name)
     isolation = ChoiceField(tuple(i.value for i in Isolation))
+    #: A business calendar (jobu.calendars) and what a tick on its non-working days does.
+    calendar = TextField(validate=cron_name)
+    on_holiday = ChoiceField(tuple(rule.value for rule in OnHoliday))
 
 
 class CronFileSchema(StrictSchema):
@@ -148,15 +151,17 @@ def declared_crons(source: str, document: Mapping[Any, Any], *, default_timezone
     for name, entry in values.get("crons", {}).items():
         fields = {FIELD_OF_KEY.get(key, key): value for key, value in entry.items()}
         fields.setdefault("timezone", default_timezone)
+        calendar, on_holiday = fields.pop("calendar", None), fields.pop("on_holiday", None)
         for choice, kind in (("catch_up", CatchUp), ("dst_repeat", DstRepeat),
                              ("isolation", Isolation)):
             if choice in fields:
                 fields[choice] = kind(fields[choice])
-        spec = CronSpec(name=name, **fields)
         try:
-            validate_schedule(spec.schedule, spec.timezone, min_interval_seconds, now,
-                              spec.dst_repeat)
-        except ScheduleError as error:
+            fields["schedule"] = compose_schedule(fields["schedule"], calendar, on_holiday)
+            spec = CronSpec(name=name, **fields)
+            validate_calendar_schedule(spec.schedule, spec.timezone, min_interval_seconds, now,
+                                       spec.dst_repeat)
+        except (ScheduleError, InvalidInputError) as error:
             problems.append((f"crons.{name}.schedule", str(error)))
             continue
         crons.append(DeclaredCron(spec, source, enabled_given="enabled" in entry))

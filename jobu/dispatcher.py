@@ -25,9 +25,14 @@ At start and after each reload (SIGHUP), before its pass, it applies the crons d
 crons.yaml and crons.d/*.yaml (jobu.operations.cron_files): added, updated in place, or
 disabled when they left the files.
 
-A cron whose schedule cannot be evaluated (not valid, or firing more often than
-``min_cron_interval_seconds``) is not dispatched: the refusal is logged once per
-version of the cron, and the cron is looked at again every ``max_sleep_seconds``.
+A cron whose schedule names a calendar (jobu.calendars) is planned with the calendar as
+stored: each pass that plans such a cron reads the calendars' versions once, and a
+calendar that changed is read again (saving one also re-plans the crons that name it).
+
+A cron whose schedule cannot be evaluated (not valid, firing more often than
+``min_cron_interval_seconds``, or naming a calendar that does not exist) is not
+dispatched: the refusal is logged once per version of the cron, and the cron is looked
+at again every ``max_sleep_seconds``.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from jobu import __version__
+from jobu.calendars import Calendar, split_schedule
 from jobu.clock import Clock, SystemClock
 from jobu.config import Config
 from jobu.configschema import DispatcherConfig
@@ -129,6 +135,10 @@ class Dispatcher:
         self._failing_since: datetime | None = None
         #: Cron files read at start or at the last reload and not applied yet.
         self._cron_files = cron_files
+        #: Calendars as last read, by name; their versions as read in this pass (None:
+        #: not read yet this pass).
+        self._calendars: dict[str, Calendar] = {}
+        self._calendar_versions: dict[str, int] | None = None
 
     # --- the Service protocol ------------------------------------------------------
 
@@ -254,6 +264,7 @@ class Dispatcher:
         and leaves them out. Batches are recorded one at a time, in order.
         """
         history = PassHistory(self._started_at or now, self._last_pass, self._failing_since)
+        self._calendar_versions = None
         shared: dict[Schedule, SharedAnswers] = {}
         recorded: list[tuple[TickRecord, list[int | None] | None]] = []
         recording: Future | None = None
@@ -322,26 +333,45 @@ class Dispatcher:
             return plan_ticks(cron, answers, now, history=history)
         except ScheduleError as error:
             self._refuse(cron, str(error), exc_info=False)
+        except DatabaseError:
+            raise  # reading a calendar failed: the pass fails, as any read does
         except Exception as error:  # noqa: BLE001 - a bug met by one cron must not stop the rest
             self._refuse(cron, f"{type(error).__name__}: {error}", exc_info=True)
         return None
 
     def _schedule(self, cron: CronJob, now: datetime) -> Schedule:
         """The cron's checked schedule, parsed once per expression and minimum interval."""
+        calendar = self._calendar(split_schedule(cron.schedule)[1])
         key = (cron.schedule, cron.timezone, str(cron.dst_repeat),
-               self.settings.min_cron_interval_seconds)
+               self.settings.min_cron_interval_seconds, calendar and calendar.version)
         found = self._schedules.get(key)
         if found is None:
             if len(self._schedules) >= 10_000:
                 self._schedules.clear()
             try:
-                found = checked_schedule(cron, self.settings.min_cron_interval_seconds, now)
+                found = checked_schedule(cron, self.settings.min_cron_interval_seconds, now,
+                                         calendar)
             except ScheduleError as error:
                 found = str(error)
             self._schedules[key] = found
         if isinstance(found, str):
             raise ScheduleError(found)
         return found
+
+    def _calendar(self, name: str | None) -> Calendar | None:
+        """The calendar called `name` as stored; ScheduleError if there is none."""
+        if name is None:
+            return None
+        if self._calendar_versions is None:
+            self._calendar_versions = self.store.calendar_versions()
+        version = self._calendar_versions.get(name)
+        if version is None:
+            raise ScheduleError(f"its schedule names calendar {name!r}, which does not exist; "
+                                f"add it with `jobu calendar add {name}`")
+        known = self._calendars.get(name)
+        if known is None or known.version != version:
+            known = self._calendars[name] = self.store.calendar_get(name)
+        return known
 
     def _refuse(self, cron: CronJob, reason: str, *, exc_info: bool) -> None:
         """Log, once per version of the cron, why it is not dispatched."""

@@ -73,10 +73,11 @@ class CatchUp(str, enum.Enum):
 
 
 class DstRepeat(str, enum.Enum):
-    """What a cron does with a wall-clock time that occurs twice (fall back)."""
+    """What a cron does when the clock changes (see jobu.schedule, "daylight saving")."""
 
-    FIRST = "first"  # fire at the first occurrence only
-    BOTH = "both"    # fire at both occurrences
+    AUTO = "auto"    # as cronie: fixed-time crons as FIRST; wildcard ones both, no catch-up
+    FIRST = "first"  # a repeated wall time fires once; a skipped one after the gap
+    BOTH = "both"    # a repeated wall time fires twice; a skipped one after the gap
 
     def __str__(self) -> str:
         return self.value
@@ -110,7 +111,7 @@ class CronSpec:
     catch_up: CatchUp = CatchUp.LATEST
     misfire_grace_seconds: int = 60
     catch_up_max_runs: int = 10
-    dst_repeat: DstRepeat = DstRepeat.FIRST
+    dst_repeat: DstRepeat = DstRepeat.AUTO
     jitter_seconds: int = 0
     max_retry: int = 0
     retry_backoff_seconds: float = 10.0

@@ -35,6 +35,14 @@ The dispatcher asks two questions of this module for each cron that is due:
    of one pass count too: when several run at once (catch-up), the first is
    PENDING and the others are SKIPPED behind it.
 
+3. **Does a tick fall on a non-working day of the cron's calendar?** A schedule that
+   names a calendar (jobu.calendars) with ``on_holiday: skip`` gives its ticks on
+   non-working days too, each with a reason (``skip_reason``): they are recorded
+   SKIPPED with it, whether on time or late, and never count as runs for the
+   catch-up policy (``latest`` runs the latest late tick that is a business day).
+   Moved ticks (``next_business_day``, ``previous_business_day``) are simply ticks
+   at their new time.
+
 ``jitter_seconds`` delays when a tick may be claimed (``run_after``), never its
 ``scheduled_time``, by an amount in [0, jitter_seconds] derived from a hash of the
 cron's id and the tick, so every dispatcher computes the same.
@@ -46,8 +54,9 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from jobu.calendars import Calendar, validate_calendar_schedule
 from jobu.model import CatchUp, CronJob, NewExecution, ParamSource, Status
-from jobu.schedule import Schedule, validate_schedule
+from jobu.schedule import Schedule
 
 #: The least grace a tick gets before it counts as late, whatever misfire_grace_seconds says.
 ON_TIME_TOLERANCE_SECONDS = 5.0
@@ -133,6 +142,8 @@ class TickPlan:
     next_tick_at: datetime | None
     #: False when ticks up to `now` remain (a long gap): plan the cron again at once.
     complete: bool
+    #: Ticks on non-working days of the cron's calendar, with the reason: SKIPPED rows.
+    skipped: tuple[tuple[datetime, str], ...] = ()
 
     @property
     def finished(self) -> bool:
@@ -153,14 +164,16 @@ def grace_seconds(cron: CronJob) -> float:
     return max(float(cron.misfire_grace_seconds), ON_TIME_TOLERANCE_SECONDS)
 
 
-def checked_schedule(cron: CronJob, min_interval_seconds: float, now: datetime) -> Schedule:
+def checked_schedule(cron: CronJob, min_interval_seconds: float, now: datetime,
+                     calendar: Calendar | None = None) -> Schedule:
     """The cron's schedule; ScheduleError if it is not valid or fires too often.
 
     The same check `jobu cron add` makes, so a cron saved before the minimum was
-    raised (or written around the CLI) is refused here too.
+    raised (or written around the CLI) is refused here too. `calendar` is the one its
+    schedule names, if it names one.
     """
-    return validate_schedule(cron.schedule, cron.timezone, min_interval_seconds, now,
-                             cron.dst_repeat)
+    return validate_calendar_schedule(cron.schedule, cron.timezone, min_interval_seconds,
+                                      now, cron.dst_repeat, calendar)
 
 
 def plan_ticks(cron: CronJob, schedule: Schedule | SharedAnswers, now: datetime, *,
@@ -174,18 +187,22 @@ def plan_ticks(cron: CronJob, schedule: Schedule | SharedAnswers, now: datetime,
     start = evaluation_start(cron)
     due, following = _ticks_until(schedule, start, now, max_ticks + kept)
     late_before = now - timedelta(seconds=grace_seconds(cron))
-    late_count = sum(1 for tick in due if tick < late_before)
     more_due = following is not None and following <= now
 
     if more_due and following < late_before:
         # A long gap: more than `kept` late ticks follow these, so none of the first
         # max_ticks can be among the late ticks that run.
         evaluated = due[:max_ticks]
-        return TickPlan((), _missed(evaluated, cron, history, now), evaluated[-1],
+        skipped = _skipped(schedule, evaluated)
+        runnable = [tick for tick in evaluated if tick not in skipped]
+        return TickPlan((), _missed(runnable, cron, history, now), evaluated[-1],
                         due[len(evaluated)] if len(evaluated) < len(due) else following,
-                        complete=False)
+                        complete=False, skipped=tuple(skipped.items()))
 
-    late, on_time = due[:late_count], due[late_count:]
+    skipped = _skipped(schedule, due)
+    runnable = [tick for tick in due if tick not in skipped]
+    late_count = sum(1 for tick in runnable if tick < late_before)
+    late, on_time = runnable[:late_count], runnable[late_count:]
     runs_on_time = bool(on_time) or more_due
     if cron.catch_up is CatchUp.SKIP or (cron.catch_up is CatchUp.LATEST and runs_on_time):
         run_late: list[datetime] = []
@@ -194,7 +211,7 @@ def plan_ticks(cron: CronJob, schedule: Schedule | SharedAnswers, now: datetime,
     missed = late[:len(late) - len(run_late)]
     return TickPlan(tuple(run_late + on_time), _missed(missed, cron, history, now),
                     due[-1] if due else cron.last_tick_at, following,
-                    complete=not more_due)
+                    complete=not more_due, skipped=tuple(skipped.items()))
 
 
 def jitter_offset_seconds(cron_id: int, tick: datetime, jitter_seconds: float) -> float:
@@ -228,6 +245,7 @@ def executions_for(cron: CronJob, plan: TickPlan,
     rows = []
     if plan.missed is not None:
         rows.append(_row(cron, plan.missed.first, Status.MISSED, plan.missed.message))
+    rows += [_row(cron, tick, Status.SKIPPED, reason) for tick, reason in plan.skipped]
     blocking = overlap_reason(active)
     for tick in plan.run:
         if cron.allow_overlap or blocking is None:
@@ -269,6 +287,22 @@ class SharedAnswers:
 
 
 # --- helpers ------------------------------------------------------------------------
+
+
+def _skip_reasons(schedule: Schedule | SharedAnswers):
+    """The schedule's ``skip_reason`` (a calendar schedule's, jobu.calendars), or None."""
+    inner = schedule.schedule if isinstance(schedule, SharedAnswers) else schedule
+    # Looked up on the class: a plain schedule is not asked anything more.
+    return inner.skip_reason if getattr(type(inner), "skip_reason", None) else None
+
+
+def _skipped(schedule: Schedule | SharedAnswers, ticks: list[datetime]) -> dict[datetime, str]:
+    """The ticks that fall on non-working days, with the reason, in order."""
+    ask = _skip_reasons(schedule)
+    if ask is None:
+        return {}
+    reasons = ((tick, ask(tick)) for tick in ticks)
+    return {tick: reason for tick, reason in reasons if reason is not None}
 
 
 def _late_ticks_kept(cron: CronJob) -> int:

@@ -44,26 +44,57 @@ Time zones and daylight saving
 ------------------------------
 
 Cron fields are matched against the wall clock of the schedule's IANA zone. Each
-matching wall-clock time is then placed on the UTC time line:
+matching wall-clock time is then placed on the UTC time line. How depends on the
+kind of expression, as in cronie (Vixie cron):
+
+* a **wildcard** cron has ``*`` or a step in its minute, hour or seconds field
+  (``*/15 * * * *``, ``0 */2 * * *``, ``0 * * * *``, ``@hourly``, ``0 8-18/2 * * *``):
+  it fires on a pattern through the day;
+* a **fixed-time** cron names its minutes and hours (``30 2 * * *``, ``0 9,17 * * *``,
+  ``0 9-17 * * *``, ``@daily``): it fires at given times of day.
+
+The rules:
 
 1. A wall time that exists once fires at that instant.
-2. A wall time that does not exist (the clock springs forward over it) fires once,
-   at the first valid instant after the gap: in Europe/Berlin on 2026-03-29,
-   ``30 2 * * *`` fires at 03:00 CEST (01:00 UTC). All the missing wall times of one
-   gap map to that same instant, and so may the wall time the gap ends at; an
-   instant fires at most once, so ``*/15 2 * * *`` fires once that night, and
-   ``0 * * * *`` fires once for 02:00 and 03:00 together.
-3. A wall time that occurs twice (the clock falls back over it) fires at its first
-   occurrence only with ``DstRepeat.FIRST`` (the default), or at both occurrences
-   with ``DstRepeat.BOTH``. With FIRST, ``0 * * * *`` in Europe/Berlin on
-   2026-10-25 fires at 02:00 CEST and next at 03:00 CET: the repeated hour
-   (02:00-02:59 CET) has no fire of its own.
+2. A wall time that does not exist (the clock springs forward over it):
+
+   * a fixed-time cron fires once, at the first valid instant after the gap, so a
+     daily job is not lost: in Europe/Berlin on 2026-03-29 ``30 2 * * *`` fires at
+     03:00 CEST (01:00 UTC). All the missing wall times of one gap map to that same
+     instant, and so may the wall time the gap ends at; an instant fires at most
+     once;
+   * a wildcard cron does not fire for it: its next tick comes when the pattern
+     next matches, and no off-pattern tick is added. In America/New_York on
+     2026-03-08 ``0 */2 * * *`` fires at 00:00 EST and next at 04:00 EDT (02:00 does
+     not exist); in Pacific/Chatham, whose clock jumps from 02:45 to 03:45,
+     ``*/30 * * * *`` fires at 02:30 and next at 04:00, not at 03:45.
+
+3. A wall time that occurs twice (the clock falls back over it):
+
+   * a fixed-time cron fires at its first occurrence only: ``30 1 * * *`` in
+     America/New_York on 2026-11-01 fires at 01:30 EDT, not again at 01:30 EST;
+   * a wildcard cron fires at both occurrences, so its pattern goes on through
+     the repeated hour: ``*/15 * * * *`` in Europe/Berlin on 2026-10-25 fires at
+     02:00, 02:15, 02:30, 02:45 CEST and again at 02:00 ... 02:45 CET, every 15
+     minutes of real time.
+
 4. Fire times are strictly increasing in UTC, and they are computed from the UTC
    instant asked about, never from its wall time alone: asking in the middle of a
    repeated hour neither repeats an earlier fire nor skips a later one.
 
-Intervals ignore the time zone; one-shot times follow rules 1-3 with FIRST whatever
-``dst_repeat`` says (a one-shot fires once).
+That is ``DstRepeat.AUTO``, the default. A cron may name its rule instead:
+``DstRepeat.FIRST`` fires a repeated wall time once and ``DstRepeat.BOTH`` at both
+occurrences, and with either a skipped wall time fires at the end of the gap
+whatever the kind of expression (jobu's only rule before AUTO existed).
+
+Intervals ignore the time zone; a one-shot time without an offset follows the rules
+of a fixed-time cron whatever ``dst_repeat`` says (a one-shot fires once).
+
+The minimum interval between fire times (``min_interval_seconds``, which
+``validate_schedule`` holds against ``min_cron_interval_seconds``) judges the
+expression, not the instant it is asked at: it is measured on the wall clock, where
+a clock change shortens no interval, so a cron is accepted or refused the same on
+any day of the year.
 
 croniter does the field matching. It is handed only naive wall-clock datetimes and
 expressions this module has already checked and rewritten into a form that croniter
@@ -106,13 +137,19 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MIN_INTERVAL_SAMPLE_SPAN = timedelta(days=2)
 #: At most this many fire times are sampled by min_interval_seconds.
 MIN_INTERVAL_SAMPLE_TICKS = 500
+#: A cron's minimum interval is measured on the wall clock from just before 2000-01-01
+#: (a leap year: February 29 is in the sample)...
+MIN_INTERVAL_REFERENCE = datetime(1999, 12, 31, 23, 59, 59)  # noqa: DTZ001 - a wall time
+#: ...over this span (every month and every day of the week), at most
+#: MIN_INTERVAL_SAMPLE_TICKS fire times.
+MIN_INTERVAL_REFERENCE_SPAN = timedelta(days=400)
 
 
 # --- public entry points ---------------------------------------------------------
 
 
 def parse_schedule(expression: str, timezone: str = "UTC",
-                   dst_repeat: DstRepeat = DstRepeat.FIRST) -> Schedule:
+                   dst_repeat: DstRepeat = DstRepeat.AUTO) -> Schedule:
     """Read a cron expression, an ``every …`` interval or a one-shot time.
 
     Raises ScheduleError, naming the problem and repeating the expression, when the
@@ -134,11 +171,12 @@ def parse_schedule(expression: str, timezone: str = "UTC",
 
 
 def validate_schedule(expression: str, timezone: str, min_interval_seconds: float,
-                      now: datetime, dst_repeat: DstRepeat = DstRepeat.FIRST) -> Schedule:
+                      now: datetime, dst_repeat: DstRepeat = DstRepeat.AUTO) -> Schedule:
     """Parse, and refuse a schedule that fires more often than `min_interval_seconds`.
 
-    The gap is measured from `now` (see Schedule.min_interval_seconds), so a
-    schedule is judged by the fire times it is about to have.
+    The gap is Schedule.min_interval_seconds(now): for a cron it does not depend on
+    `now` (a clock change shortens no interval of the expression); for a one-shot
+    time there is none.
     """
     schedule = parse_schedule(expression, timezone, dst_repeat)
     gap = schedule.min_interval_seconds(now)
@@ -203,20 +241,7 @@ class Schedule(abc.ABC):
         fire times, at most 500), which covers every pattern a cron repeats within
         a day and from one day to the next. None if it fires fewer than twice.
         """
-        ticks = self._fire_times(_as_utc(after, "after"))
-        first = next(ticks, None)
-        if first is None:
-            return None
-        horizon = first + MIN_INTERVAL_SAMPLE_SPAN
-        smallest: float | None = None
-        previous = first
-        for count, tick in enumerate(ticks, start=2):
-            gap = (tick - previous).total_seconds()
-            smallest = gap if smallest is None else min(smallest, gap)
-            previous = tick
-            if tick >= horizon or count >= MIN_INTERVAL_SAMPLE_TICKS:
-                break
-        return smallest
+        return _smallest_gap(self._fire_times(_as_utc(after, "after")))
 
 
 @dataclass(frozen=True)
@@ -228,6 +253,36 @@ class CronSchedule(Schedule):
     #: The croniter expressions whose merged wall-clock times are this schedule's.
     croniter_expressions: tuple[str, ...] = field(repr=False)
     zone: ZoneInfo = field(repr=False, compare=False)
+    #: ``*`` or a step in the minute, hour or seconds field (see "daylight saving").
+    wildcard: bool = False
+
+    @property
+    def fires_both_passes(self) -> bool:
+        """A wall time that occurs twice fires at both occurrences."""
+        if self.dst_repeat is DstRepeat.AUTO:
+            return self.wildcard
+        return self.dst_repeat is DstRepeat.BOTH
+
+    @property
+    def catches_up_after_a_gap(self) -> bool:
+        """A wall time the clock skips fires at the end of the gap (else not at all)."""
+        return not (self.dst_repeat is DstRepeat.AUTO and self.wildcard)
+
+    def min_interval_seconds(self, after: datetime) -> float | None:
+        """The smallest gap between consecutive matching wall-clock times.
+
+        Measured on the wall clock, from the start of 2000 (MIN_INTERVAL_REFERENCE)
+        over 400 days or 500 fire times, whichever ends first: every gap within a day,
+        from a day to the next and from a month to the next. The answer is the
+        expression's, the same whenever it is asked (`after` is only checked): a clock
+        change shortens no interval, and a spring-forward tick caught up at the end
+        of a gap does not count against the minimum. None if it fires fewer than
+        twice in that span.
+        """
+        _as_utc(after, "after")
+        walls = self._wall_times_after(MIN_INTERVAL_REFERENCE)
+        return _smallest_gap((wall.replace(tzinfo=UTC) for wall in walls),
+                             MIN_INTERVAL_REFERENCE_SPAN)
 
     def _fire_times(self, after: datetime) -> Iterator[datetime]:
         try:
@@ -237,11 +292,14 @@ class CronSchedule(Schedule):
             return
 
     def _fire_times_until_the_calendar_ends(self, after: datetime) -> Iterator[datetime]:
-        both = self.dst_repeat is DstRepeat.BOTH
+        both = self.fires_both_passes
+        catch_up = self.catches_up_after_a_gap
         later_occurrences: list[datetime] = []
         last = after
         for wall in self._wall_times_after(self._first_relevant_wall_time(after)):
-            instants = _instants_of_wall_time(wall, self.zone, both)
+            instants = _instants_of_wall_time(wall, self.zone, both, catch_up)
+            if not instants:
+                continue  # skipped by the clock, and not caught up
             # Every later wall time fires at or after instants[0], so whatever is
             # still waiting and not later than it can be given out now, in order.
             while later_occurrences and later_occurrences[0] <= instants[0]:
@@ -268,7 +326,7 @@ class CronSchedule(Schedule):
         it are still to come, so start that much earlier.
         """
         wall = after.astimezone(self.zone).replace(tzinfo=None, fold=0, microsecond=0)
-        if self.dst_repeat is DstRepeat.BOTH:
+        if self.fires_both_passes:
             wall -= _repeat_length(wall, self.zone)
         return wall
 
@@ -327,15 +385,38 @@ class OneShotSchedule(Schedule):
         return None
 
 
+def _smallest_gap(ticks: Iterator[datetime],
+                  span: timedelta = MIN_INTERVAL_SAMPLE_SPAN) -> float | None:
+    """The smallest gap in seconds between consecutive ticks, over a sample.
+
+    The sample runs for `span` after the first tick (at least two ticks, at most
+    MIN_INTERVAL_SAMPLE_TICKS). None if there are fewer than two.
+    """
+    first = next(ticks, None)
+    if first is None:
+        return None
+    horizon = first + span
+    smallest: float | None = None
+    previous = first
+    for count, tick in enumerate(ticks, start=2):
+        gap = (tick - previous).total_seconds()
+        smallest = gap if smallest is None else min(smallest, gap)
+        previous = tick
+        if tick >= horizon or count >= MIN_INTERVAL_SAMPLE_TICKS:
+            break
+    return smallest
+
+
 # --- wall-clock time to UTC ----------------------------------------------------------
 
 
-def _instants_of_wall_time(wall: datetime, zone: ZoneInfo, both: bool) -> tuple[datetime, ...]:
+def _instants_of_wall_time(wall: datetime, zone: ZoneInfo, both: bool,
+                           catch_up: bool = True) -> tuple[datetime, ...]:
     """The UTC instants at which a naive wall time of `zone` fires, ascending.
 
-    One instant for an ordinary wall time; the first valid instant after the gap for
-    a wall time that does not exist; the first (or, with `both`, each) occurrence of
-    a wall time that occurs twice.
+    One instant for an ordinary wall time; for a wall time that does not exist, the
+    first valid instant after the gap (with `catch_up`) or none; the first (or, with
+    `both`, each) occurrence of a wall time that occurs twice.
     """
     first_try = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
     second_try = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
@@ -345,6 +426,8 @@ def _instants_of_wall_time(wall: datetime, zone: ZoneInfo, both: bool) -> tuple[
         # Both folds exist, so the wall time repeats; fold=0 is its first occurrence.
         return (first_try, second_try) if both else (first_try,)
     # Neither fold exists: the wall time is in a gap, between the two candidates.
+    if not catch_up:
+        return ()
     return (_transition_between(min(first_try, second_try), max(first_try, second_try),
                                 zone),)
 
@@ -452,7 +535,14 @@ def _parse_cron(text: str, timezone: str, zone: ZoneInfo, repeat: DstRepeat) -> 
         raise ScheduleError(f"expected 5 or 6 fields, got {len(fields_text)} in '{text}'")
     parsed = [_parse_field(field_text, kind, text)
               for field_text, kind in zip(fields_text, _FIELD_KINDS, strict=False)]
-    return CronSchedule(text, timezone, repeat, _croniter_expressions(parsed, text), zone)
+    return CronSchedule(text, timezone, repeat, _croniter_expressions(parsed, text), zone,
+                        _is_wildcard(fields_text))
+
+
+def _is_wildcard(fields_text: list[str]) -> bool:
+    """``*`` or a step in the minute, hour or seconds field: it fires on a pattern."""
+    timed = fields_text[:2] + fields_text[5:]
+    return any("*" in text or "/" in text for text in timed)
 
 
 def _expand_macro(text: str) -> str:
@@ -705,6 +795,7 @@ def _dst_repeat(value: DstRepeat | str) -> DstRepeat:
     try:
         return DstRepeat(value)
     except ValueError:
-        choices = " or ".join(f"'{choice.value}'" for choice in DstRepeat)
+        *others, last = (f"'{choice.value}'" for choice in DstRepeat)
+        choices = f"{', '.join(others)} or {last}"
         raise ScheduleError(f"unknown dst_repeat '{value}'; use {choices}") from None
 

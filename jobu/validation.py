@@ -12,9 +12,10 @@ import re
 from datetime import datetime
 from typing import Any
 
+from jobu.calendars import Calendar, validate_calendar_schedule
 from jobu.errors import InvalidInputError
 from jobu.model import CronSpec
-from jobu.schedule import validate_schedule, validate_timezone
+from jobu.schedule import validate_timezone
 
 #: Cron names, handler names and queue names: letters, digits and . _ : -
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}")
@@ -49,14 +50,19 @@ def parse_json_object(text: str, what: str = "--params") -> dict[str, Any]:
     return value
 
 
-def check_cron_spec(spec: CronSpec, *, min_interval_seconds: float, now: datetime) -> CronSpec:
-    """Refuse a cron that could not run as written; return it unchanged when it can."""
+def check_cron_spec(spec: CronSpec, *, min_interval_seconds: float, now: datetime,
+                    calendar: Calendar | None = None) -> CronSpec:
+    """Refuse a cron that could not run as written; return it unchanged when it can.
+
+    `calendar` is the one its schedule names (``… calendar NAME``), if it names one;
+    without it only the schedule's syntax is checked.
+    """
     check_name(spec.name, "cron name")
     check_name(spec.handler_name, "handler name")
     check_name(spec.queue, "queue name")
     validate_timezone(spec.timezone)
-    schedule = validate_schedule(spec.schedule, spec.timezone, min_interval_seconds, now,
-                                 spec.dst_repeat)
+    schedule = validate_calendar_schedule(spec.schedule, spec.timezone, min_interval_seconds,
+                                          now, spec.dst_repeat, calendar)
     if schedule.next_after(now) is None:
         raise InvalidInputError(f"'{spec.schedule}' is in the past: it would never fire")
     if not isinstance(spec.handler_params, dict):

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from jobu import __version__
 from jobu.cli import admin, crons, dbtools, dispatcher, init, jobs, run, setup, worker
+from jobu.cli import calendars as calendars_cli
 from jobu.cli import queued as queued_cli
 from jobu.cli.context import Context
 from jobu.errors import (
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     dispatcher.register(commands)
     worker.register(commands)
     queued_cli.register(commands)
+    calendars_cli.register(commands)
     run.register(commands)
     dbtools.register(commands)
     admin.register(commands)

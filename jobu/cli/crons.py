@@ -13,7 +13,7 @@ from jobu.cli.context import Context
 from jobu.cli.output import plain, print_fields, print_json, print_table, seconds, when
 from jobu.clock import SystemClock
 from jobu.model import CatchUp, CronJob, CronSpec, DstRepeat, Isolation
-from jobu.operations.crons import CronRules, spec_of
+from jobu.operations.crons import CronRules, calendar_of, cron_ticks, spec_of
 from jobu.operations.stats import cron_stats
 from jobu.validation import MAX_NEXT_TIMES, parse_json_object
 
@@ -25,6 +25,7 @@ OPTION_FIELDS = {
     "priority": "priority", "queue": "queue", "catch_up": "catch_up",
     "misfire_grace": "misfire_grace_seconds", "catch_up_max_runs": "catch_up_max_runs",
     "dst_repeat": "dst_repeat", "jitter": "jitter_seconds", "isolation": "isolation",
+    "calendar": "calendar", "on_holiday": "on_holiday",
 }
 
 
@@ -38,7 +39,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                          description="Add a cron. The schedule is a 5-field cron expression "
                          "(m h dom mon dow), a 6-field one whose last field is seconds, a macro "
                          "(@daily), an interval (every 5m; every 1h from 2026-12-01T03:30:00Z "
-                         "names its first fire time), or a one-shot ISO time.")
+                         "names its first fire time), a one-shot ISO time, or a business-day "
+                         "expression (bd 1 09:00, bd -1 18:00: the first, the last business "
+                         "day of the month).")
     add.add_argument("name", help="unique name of the cron")
     _spec_options(add, editing=False)
     add.add_argument("--disabled", action="store_true", help="add it without enabling it")
@@ -74,7 +77,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     _json_option(run_now)
     run_now.set_defaults(func=cmd_run_now)
 
-    upcoming = sub.add_parser("next", help="the next fire times of a cron, in its time zone")
+    upcoming = sub.add_parser("next", help="the next fire times of a cron, in its time zone, "
+                                           "with the days its calendar skips or moves")
     upcoming.add_argument("name")
     upcoming.add_argument("-n", "--count", type=int, default=5,
                           help=f"how many (default 5, at most {MAX_NEXT_TIMES:,})")
@@ -95,7 +99,15 @@ def _spec_options(parser: argparse.ArgumentParser, *, editing: bool) -> None:
         return keep if editing else getattr(default, field)
 
     parser.add_argument("--schedule", required=not editing, metavar="EXPR",
-                        help="cron expression, interval (every 5m) or ISO time")
+                        help="cron expression, interval (every 5m), ISO time or business day "
+                             "(bd -1 18:00)")
+    parser.add_argument("--calendar", metavar="NAME", default=keep,
+                        help="follow this calendar (jobu calendar list): ticks on its "
+                             "non-working days are skipped or moved (--on-holiday); "
+                             "'' removes it")
+    parser.add_argument("--on-holiday", choices=["skip", "next_business_day",
+                                                 "previous_business_day"], default=keep,
+                        help="what a tick on a non-working day does (default skip)")
     parser.add_argument("--handler", required=not editing, metavar="NAME",
                         help="the handler to run")
     parser.add_argument("--params", metavar="JSON", default=keep,
@@ -129,8 +141,11 @@ def _spec_options(parser: argparse.ArgumentParser, *, editing: bool) -> None:
                                           "--catch-up all (default 10)")
     parser.add_argument("--dst-repeat", choices=[d.value for d in DstRepeat],
                         default=keep if editing else default.dst_repeat.value,
-                        help="a wall time that occurs twice when clocks go back: fire at the "
-                             "first occurrence or both (default first)")
+                        help="daylight saving: auto (default, as cronie: a fixed-time cron "
+                             "runs a skipped time after the gap and a repeated one once, a "
+                             "wildcard cron neither catches up nor misses the repeated hour); "
+                             "first or both: a repeated wall time fires once or twice, a "
+                             "skipped one after the gap")
     parser.add_argument("--jitter", type=int, default=value("jitter_seconds"), metavar="SECONDS",
                         help="delay each execution by up to this much, at random (default 0)")
     parser.add_argument("--isolation", choices=[i.value for i in Isolation],
@@ -164,7 +179,7 @@ def cmd_add(ctx: Context) -> int:
     spec = spec_of(ctx.args.name, rules, is_enabled=not ctx.args.disabled, **_changes(ctx))
     cron = operations.add_cron(ctx.store, spec, rules, SystemClock(), force=ctx.args.force)
     print(f"added cron {cron.name} (id {cron.id}): {cron.schedule} {cron.timezone} "
-          f"-> {cron.handler_name}; next: {_next_text(cron)}")
+          f"-> {cron.handler_name}; next: {_next_text(ctx, cron)}")
     return 0
 
 
@@ -174,7 +189,8 @@ def cmd_edit(ctx: Context) -> int:
         changes["name"] = ctx.args.rename
     cron = operations.edit_cron(ctx.store, ctx.args.name, changes, _rules(ctx), SystemClock(),
                                 force=ctx.args.force)
-    print(f"changed cron {cron.name} ({', '.join(sorted(changes))}); next: {_next_text(cron)}")
+    print(f"changed cron {cron.name} ({', '.join(sorted(changes))}); "
+          f"next: {_next_text(ctx, cron)}")
     return 0
 
 
@@ -193,11 +209,12 @@ def cmd_remove(ctx: Context) -> int:
 def cmd_list(ctx: Context) -> int:
     crons = operations.list_crons(ctx.store, enabled_only=ctx.args.enabled)
     if ctx.json:
-        print_json([{**_plain_cron(c), "next_fire_time": _next(c)} for c in crons])
+        print_json([{**_plain_cron(c), "next_fire_time": _next(ctx, c)} for c in crons])
         return 0
     print_table(["NAME", "ENABLED", "SCHEDULE", "TIMEZONE", "HANDLER", "NEXT (UTC)", "LAST TICK"],
                 [[c.name, "yes" if c.is_enabled else "no", c.schedule, c.timezone,
-                  c.handler_name, when(_next(c)) if c.is_enabled else "-", when(c.last_tick_at)]
+                  c.handler_name, when(_next(ctx, c)) if c.is_enabled else "-",
+                  when(c.last_tick_at)]
                  for c in crons])
     return 0
 
@@ -205,7 +222,8 @@ def cmd_list(ctx: Context) -> int:
 def cmd_show(ctx: Context) -> int:
     cron = operations.get_cron(ctx.store, ctx.args.name)
     stats = cron_stats(ctx.store, cron)
-    upcoming = operations.next_fire_times(cron, datetime.now(UTC), 3)
+    upcoming = operations.next_fire_times(cron, datetime.now(UTC), 3,
+                                          calendar=calendar_of(ctx.store, cron))
     if ctx.json:
         print_json({**_plain_cron(cron), "stats": stats, "next_fire_times": upcoming})
         return 0
@@ -245,28 +263,32 @@ def cmd_run_now(ctx: Context) -> int:
 def cmd_next(ctx: Context) -> int:
     cron = operations.get_cron(ctx.store, ctx.args.name)
     zone = ZoneInfo(cron.timezone)
-    times = [t.astimezone(zone) for t in operations.next_fire_times(
-        cron, datetime.now(UTC), ctx.args.count, "--count")]
+    ticks = cron_ticks(ctx.store, cron, datetime.now(UTC), ctx.args.count, "--count")
     if ctx.json:
-        print_json([{"local": t.isoformat(), "utc": t.astimezone(UTC).isoformat()}
-                    for t in times])
+        print_json([{"local": t.at.astimezone(zone).isoformat(),
+                     "utc": t.at.astimezone(UTC).isoformat(), "outcome": t.outcome,
+                     "reason": t.reason} for t in ticks])
         return 0
-    for t in times:
+    for tick in ticks:
+        t = tick.at.astimezone(zone)
         offset = t.strftime("%z")
-        print(f"{t:%Y-%m-%d %H:%M:%S} {t.tzname()} (UTC{offset[:3]}:{offset[3:]})")
-    if not times:
+        note = {"run": "", "moved": f"  moved: {tick.reason}",
+                "skipped": f"  SKIPPED: {tick.reason}"}[tick.outcome]
+        print(f"{t:%Y-%m-%d %H:%M:%S} {t.tzname()} (UTC{offset[:3]}:{offset[3:]}){note}")
+    if not ticks:
         print(f"cron {cron.name} will not fire again")
     return 0
 
 
-def _next(cron: CronJob) -> datetime | None:
-    return operations.next_fire_time(cron, datetime.now(UTC))
+def _next(ctx: Context, cron: CronJob) -> datetime | None:
+    """The next tick (run, moved or skipped), with the cron's calendar as stored."""
+    return operations.next_fire_time(cron, datetime.now(UTC), calendar_of(ctx.store, cron))
 
 
-def _next_text(cron: CronJob) -> str:
+def _next_text(ctx: Context, cron: CronJob) -> str:
     if not cron.is_enabled:
         return "- (disabled)"
-    upcoming = _next(cron)
+    upcoming = _next(ctx, cron)
     return f"{when(upcoming)} UTC" if upcoming else "never"
 
 

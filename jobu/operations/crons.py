@@ -14,6 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from jobu.calendars import (
+    Calendar,
+    Tick,
+    compose_schedule,
+    explain,
+    parse_calendar_schedule,
+    split_schedule,
+)
 from jobu.clock import Clock
 from jobu.configschema import DispatcherConfig
 from jobu.errors import (
@@ -40,12 +48,12 @@ from jobu.operations.types import (
     choice,
 )
 from jobu.planning import cron_execution
-from jobu.schedule import Schedule, parse_schedule
+from jobu.schedule import Schedule
 from jobu.store import Store
 from jobu.validation import check_cron_spec, check_next_times_count
 
 __all__ = ["CronRules", "add_cron", "check_handler_served", "check_not_managed",
-           "cron_schedule", "declare_cron",
+           "cron_schedule", "cron_ticks", "declare_cron",
            "edit_cron", "get_cron", "list_crons", "next_fire_time", "next_fire_times",
            "remove_cron", "run_cron_now", "set_cron_enabled"]
 
@@ -89,14 +97,48 @@ def check_not_managed(store: Store, name: str) -> None:
 def check_cron(store: Store, spec: CronSpec, rules: CronRules, now: datetime, *,
                handler_changed: bool = True, force: bool = False) -> CronSpec:
     """Every check a cron passes before it is stored; returns it unchanged."""
-    check_cron_spec(spec, min_interval_seconds=rules.min_interval_seconds, now=now)
+    check_cron_spec(spec, min_interval_seconds=rules.min_interval_seconds, now=now,
+                    calendar=calendar_of(store, spec))
     if handler_changed and not force:
         check_handler_served(store, spec.handler_name)
     return spec
 
 
+def calendar_of(store: Store, cron: CronSpec) -> Calendar | None:
+    """The calendar the cron's schedule names (NotFoundError if it does not exist)."""
+    name = split_schedule(cron.schedule)[1]
+    return store.calendar_get(name) if name is not None else None
+
+
+def with_calendar(fields: dict[str, Any], current_schedule: str | None = None
+                  ) -> dict[str, Any]:
+    """`fields` with ``calendar`` and ``on_holiday`` written into the schedule.
+
+    They are stored as the schedule's suffix (``… calendar kr on_holiday
+    next_business_day``, jobu.calendars); ``calendar=""`` removes it.
+    """
+    if "calendar" not in fields and "on_holiday" not in fields:
+        return fields
+    fields = dict(fields)
+    calendar = fields.pop("calendar", None)
+    on_holiday = fields.pop("on_holiday", None)
+    schedule = fields.get("schedule", current_schedule)
+    if not isinstance(schedule, str):
+        raise InvalidInputError("calendar and on_holiday need a schedule")
+    if calendar == "":
+        schedule, calendar = split_schedule(schedule)[0], None
+    elif calendar is not None:
+        check_text(calendar, "calendar")
+    fields["schedule"] = compose_schedule(schedule, calendar, on_holiday)
+    return fields
+
+
 def spec_of(name: str, rules: CronRules, **fields: Any) -> CronSpec:
-    """A CronSpec from fields, in the rules' time zone unless one is given."""
+    """A CronSpec from fields, in the rules' time zone unless one is given.
+
+    ``calendar`` and ``on_holiday`` may be given too (see with_calendar).
+    """
+    fields = with_calendar(fields)
     unknown = sorted(set(fields) - set(CRON_SPEC_FIELDS))
     if unknown:
         raise InvalidInputError(f"unknown cron option {', '.join(unknown)}; the options are "
@@ -146,6 +188,7 @@ def edit_cron(store: Store, name: str, changes: Mapping[str, Any], rules: CronRu
     check_not_managed(store, current.name)
     if not changes:
         raise InvalidInputError("nothing to change: give at least one option (see --help)")
+    changes = with_calendar(dict(changes), current.schedule)
     merged = _merged(current, changes)
     check_cron(store, merged, rules, clock.now(), handler_changed="handler_name" in changes,
                force=force)
@@ -225,20 +268,32 @@ def list_crons(store: Store, *, enabled_only: bool = False) -> list[CronJob]:
     return store.cron_list(enabled_only=enabled_only)
 
 
-def cron_schedule(cron: CronSpec) -> Schedule:
-    return parse_schedule(cron.schedule, cron.timezone, cron.dst_repeat)
+def cron_schedule(cron: CronSpec, calendar: Calendar | None = None) -> Schedule:
+    """The cron's schedule. A schedule that names a calendar follows `calendar`; without
+    it, its weekends only (say which days are holidays with cron_ticks)."""
+    return parse_calendar_schedule(cron.schedule, cron.timezone, cron.dst_repeat, calendar)
 
 
-def next_fire_time(cron: CronSpec, now: datetime) -> datetime | None:
-    """The cron's next fire time after `now` (UTC); None if it fires no more."""
-    return cron_schedule(cron).next_after(now)
+def next_fire_time(cron: CronSpec, now: datetime,
+                   calendar: Calendar | None = None) -> datetime | None:
+    """The cron's next tick after `now` (UTC); None if it fires no more."""
+    return cron_schedule(cron, calendar).next_after(now)
 
 
 def next_fire_times(cron: CronSpec, now: datetime, count: int,
-                    count_name: str = "count") -> list[datetime]:
-    """Up to `count` fire times after `now` (UTC), at most MAX_NEXT_TIMES."""
+                    count_name: str = "count", calendar: Calendar | None = None
+                    ) -> list[datetime]:
+    """Up to `count` ticks after `now` (UTC), at most MAX_NEXT_TIMES."""
     check_next_times_count(count, count_name)
-    return cron_schedule(cron).next_times(now, count)
+    return cron_schedule(cron, calendar).next_times(now, count)
+
+
+def cron_ticks(store: Store, cron: CronSpec, now: datetime, count: int,
+               count_name: str = "count") -> list[Tick]:
+    """The next `count` ticks of a cron with what its calendar does to them (run, moved
+    to another day, skipped) and why, from the calendar as stored."""
+    check_next_times_count(count, count_name)
+    return explain(cron_schedule(cron, calendar_of(store, cron)), now, count)
 
 
 def _merged(current: CronJob, changes: Mapping[str, Any]) -> CronSpec:

@@ -23,9 +23,10 @@ import math
 import secrets
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
+from jobu.calendars import Calendar, parse_weekend, weekend_text
 from jobu.db import Connection, Database
 from jobu.errors import (
     AlreadyExistsError,
@@ -35,6 +36,7 @@ from jobu.errors import (
     InvalidInputError,
     InvalidStateError,
     LeaseLostError,
+    NotFoundError,
     SchemaError,
 )
 from jobu.model import (
@@ -1039,6 +1041,74 @@ class Store(DecisionLogMethods, QueueMethods):
             return None
         return {**row, "created_at": self._time(row["created_at"])}
 
+
+    # --- business calendars (jobu.calendars) -------------------------------------------
+
+    def calendar_save(self, calendar: Calendar) -> Calendar:
+        """Create or replace the calendar called `calendar.name`, days and all, in one
+        transaction; its version is bumped, and the crons whose schedule names it are
+        planned again at once."""
+        def work(conn: Connection) -> None:
+            found = conn.fetch_one(self._q["calendar_get_by_name"], {"name": calendar.name})
+            fields = {"name": calendar.name, "description": calendar.description,
+                      "timezone": calendar.timezone,
+                      "weekend": weekend_text(calendar.weekend)}
+            if found is None:
+                calendar_id = conn.insert(self._q["calendar_insert"], fields)
+            else:
+                calendar_id = found["id"]
+                conn.execute(self._q["calendar_update"], {**fields, "id": calendar_id})
+                conn.execute(self._q["calendar_days_delete"], {"id": calendar_id})
+            for day, name in sorted(calendar.holidays.items()):
+                conn.execute(self._q["calendar_day_insert"],
+                             {"id": calendar_id, "day": day.isoformat(), "name": name})
+            conn.execute(self._q["calendar_crons_replan"],
+                         {"pattern": f"% calendar {calendar.name}%"})
+            self._notify(conn, CRONS_CHANNEL, f"calendar:{calendar.name}")
+        self._write(work)
+        return self.calendar_get(calendar.name)
+
+    def calendar_get(self, name: str) -> Calendar:
+        """The calendar called `name`; NotFoundError if there is none."""
+        def work(conn: Connection) -> tuple[dict, list[dict]] | None:
+            found = conn.fetch_one(self._q["calendar_get_by_name"], {"name": name})
+            if found is None:
+                return None
+            return found, conn.fetch_all(self._q["calendar_days"], {"id": found["id"]})
+        read = self._read(work)
+        if read is None:
+            raise NotFoundError(f"no calendar named {name!r}; add it with "
+                                f"`jobu calendar add {name}` (see `jobu calendar list`)")
+        row, days = read
+        return Calendar(name=row["name"], description=row["description"] or "",
+                        timezone=row["timezone"], weekend=parse_weekend(row["weekend"]),
+                        version=row["version"],
+                        holidays={date.fromisoformat(d["day"]): d["name"] for d in days})
+
+    def calendar_list(self) -> list[dict[str, Any]]:
+        """Every calendar: name, description, timezone, weekend, version, day_count,
+        first_day and last_day (the range of its holidays), by name."""
+        found = self._read(lambda c: c.fetch_all(self._q["calendar_list"]))
+        return [{key: row[key] for key in ("name", "description", "timezone", "weekend",
+                                           "version", "day_count", "first_day", "last_day")}
+                for row in found]
+
+    def calendar_versions(self) -> dict[str, int]:
+        """The version of every calendar, by name: what a dispatcher checks each pass."""
+        found = self._read(lambda c: c.fetch_all(self._q["calendar_versions"]))
+        return {row["name"]: row["version"] for row in found}
+
+    def calendar_delete(self, name: str) -> None:
+        """Remove a calendar and its days; NotFoundError if there is none."""
+        def work(conn: Connection) -> bool:
+            found = conn.fetch_one(self._q["calendar_get_by_name"], {"name": name})
+            if found is None:
+                return False
+            conn.execute(self._q["calendar_days_delete"], {"id": found["id"]})
+            conn.execute(self._q["calendar_delete"], {"id": found["id"]})
+            return True
+        if not self._write(work):
+            raise NotFoundError(f"no calendar named {name!r} (see `jobu calendar list`)")
 
 def _with_ticks(cron: CronJob, last_tick_at: datetime | None,
                 next_tick_at: datetime | None) -> CronJob:

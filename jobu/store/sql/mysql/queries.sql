@@ -628,3 +628,40 @@ UPDATE admin_users SET password_hash = %(password_hash)s WHERE name = %(name)s;
 
 -- name: admin_user_set_token
 UPDATE admin_users SET api_token_hash = %(token_hash)s WHERE name = %(name)s;
+
+-- name: calendar_get_by_name
+SELECT * FROM calendars WHERE name = %(name)s;
+
+-- name: calendar_days
+SELECT day, name FROM calendar_days WHERE calendar_id = %(id)s ORDER BY day;
+
+-- name: calendar_list
+SELECT c.*, (SELECT COUNT(*) FROM calendar_days d WHERE d.calendar_id = c.id) AS day_count,
+    (SELECT MIN(day) FROM calendar_days d WHERE d.calendar_id = c.id) AS first_day,
+    (SELECT MAX(day) FROM calendar_days d WHERE d.calendar_id = c.id) AS last_day
+FROM calendars c ORDER BY c.name;
+
+-- name: calendar_versions
+SELECT name, version FROM calendars;
+
+-- name: calendar_insert
+INSERT INTO calendars (name, description, timezone, weekend, version)
+VALUES (%(name)s, %(description)s, %(timezone)s, %(weekend)s, 1);
+
+-- name: calendar_update
+UPDATE calendars SET description = %(description)s, timezone = %(timezone)s,
+    weekend = %(weekend)s, version = version + 1
+WHERE id = %(id)s;
+
+-- name: calendar_days_delete
+DELETE FROM calendar_days WHERE calendar_id = %(id)s;
+
+-- name: calendar_day_insert
+INSERT INTO calendar_days (calendar_id, day, name) VALUES (%(id)s, %(day)s, %(name)s);
+
+-- name: calendar_delete
+DELETE FROM calendars WHERE id = %(id)s;
+
+-- name: calendar_crons_replan
+-- The crons whose schedule names a calendar that changed are planned again at once.
+UPDATE cron_jobs SET next_tick_at = NULL WHERE schedule LIKE %(pattern)s;
