@@ -10,7 +10,9 @@ One pass, every ``maintenance_interval_seconds`` of dispatcher.yaml:
    with "worker … lost (lease expired at …)" (``Store.execution_rescue_expired``).
 2. **Prune.** Finished executions older than ``retention_days`` of their status
    are deleted, ``prune_batch_size`` at a time; a status kept 0 days is kept for
-   ever.
+   ever. jobu-queued's dead letters are kept as long as FAILED executions
+   (``retention_days.FAILED``: a message that could not run is a failure to look at), by
+   the same batches (``Store.dead_letter_prune``).
 3. **Workers.** Rows of daemons that stopped heartbeating long ago are removed
    (a live one that was only paused registers again at its next heartbeat).
 
@@ -49,6 +51,7 @@ class MaintenanceTally:
 
     rescued: int = 0
     pruned: int = 0
+    dead_letters_pruned: int = 0
     workers_pruned: int = 0
 
 
@@ -83,6 +86,9 @@ class Maintenance:
         for status, days in sorted(self.settings.retention_days.items()):
             if days > 0:
                 yield from self._prune(Status(status), days, stamp)
+        dead_letter_days = self.settings.retention_days.get(Status.FAILED, 0)
+        if dead_letter_days > 0:
+            yield from self._prune_dead_letters(dead_letter_days, stamp)
         self.tally.workers_pruned = self.store.worker_prune(self.dead_worker_seconds, now=stamp)
         if self.tally.workers_pruned:
             log.info("forgot %d daemon(s) silent for over %g s", self.tally.workers_pruned,
@@ -109,6 +115,19 @@ class Maintenance:
         if pruned:
             self.tally.pruned += pruned
             log.info("pruned %d %s executions finished over %d days ago", pruned, status, days)
+
+
+    def _prune_dead_letters(self, days: int, stamp: datetime | None) -> Iterator[None]:
+        batch = self.settings.prune_batch_size
+        while True:
+            deleted = self.store.dead_letter_prune(days, batch_size=batch, now=stamp)
+            self.tally.dead_letters_pruned += deleted
+            yield
+            if deleted < batch:
+                break
+        if self.tally.dead_letters_pruned:
+            log.info("pruned %d dead letters received over %d days ago",
+                     self.tally.dead_letters_pruned, days)
 
 
 def rescue_batch(store: Store, stamp: datetime | None = None) -> int:

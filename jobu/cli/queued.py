@@ -32,7 +32,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                     "written in one transaction of the jobs database, and consumption resumes "
                     "from the stored positions. Several processes share the partitions "
                     "through leases in the jobs database. A message that cannot become an "
-                    "execution is kept as a dead letter (jobu queue dead-letters). With "
+                    "execution is kept as a dead letter (jobu queue dead-letters). A message's "
+                    "key and headers are kept beside its execution; a dedupe_key header is "
+                    "its dedupe key. Broker and database outages are logged once and retried "
+                    "with backoff. With "
                     "enabled: false in queue.yaml it exits 0 at once, saying why. SIGTERM "
                     "finishes the batch in hand and stops; SIGHUP reloads queue.yaml's topics.")
     queued.set_defaults(func=cmd_queued)

@@ -40,7 +40,7 @@ from jobu.queued.messages import Rejected, to_execution
 from jobu.queued.source import Record, Source, SourceUnavailableError, TopicPartition
 from jobu.retry import exponential_seconds
 from jobu.store import Store
-from jobu.store.queue import NewDeadLetter, QueueAdvance, QueueLease
+from jobu.store.queue import NewDeadLetter, QueueAdvance, QueueLease, QueueMessage
 
 log = logging.getLogger("jobu.queued")
 
@@ -83,7 +83,18 @@ class QueueConsumer:
     # --- the pass --------------------------------------------------------------------
 
     def run_once(self, now: datetime) -> float:
-        """One pass; returns the seconds until the next (0: at once)."""
+        """One pass; returns the seconds until the next (0: at once).
+
+        A DatabaseError leaves it for the Daemon (one log line, backoff); the next pass then
+        starts with the database (the lease balance), so nothing is fetched while it is away.
+        """
+        try:
+            return self._pass()
+        except DatabaseError:
+            self._next_balance = float("-inf")
+            raise
+
+    def _pass(self) -> float:
         try:
             self.source.connect()
             if self.clock.monotonic() >= self._next_balance:
@@ -153,13 +164,15 @@ class QueueConsumer:
                                                           or record.offset >= position):
                 by_partition[record.topic_partition].append(record)
         while by_partition:
-            executions, letters = self._decide([r for rs in by_partition.values() for r in rs])
+            executions, origins, letters = self._decide(
+                [r for rs in by_partition.values() for r in rs])
             advances = [QueueAdvance(topic, partition, self.leases[(topic, partition)].token,
                                      self.positions[(topic, partition)], found[-1].offset + 1)
                         for (topic, partition), found in by_partition.items()]
             try:
                 report = self.store.queue_commit_batch(
-                    self.config.kafka.group_id, advances, executions, letters)
+                    self.config.kafka.group_id, advances, executions, letters,
+                    messages=origins)
             except DatabaseError:
                 self.source.abandon({tp: self.positions[tp] for tp in by_partition})
                 raise
@@ -186,14 +199,17 @@ class QueueConsumer:
                 log.warning("dead letter %s[%d] offset %d: %s", letter.topic, letter.partition,
                             letter.offset, letter.reason)
 
-    def _decide(self, records: list[Record]) -> tuple[list[NewExecution], list[NewDeadLetter]]:
-        """Each record's execution, or its dead letter."""
+    def _decide(self, records: list[Record]) -> tuple[
+            list[NewExecution], list[QueueMessage | None], list[NewDeadLetter]]:
+        """Each record's execution (with its key and headers to keep, None when it has
+        neither), or its dead letter."""
         decided = [(record, to_execution(record, self.config.topics.get(record.topic),
                                          self.config.max_message_bytes))
                    for record in records]
         crons = {d.job_id for _, d in decided if isinstance(d, NewExecution) and d.job_id}
         known = self.store.cron_ids_existing(crons) if crons else set()
         executions: list[NewExecution] = []
+        origins: list[QueueMessage | None] = []
         letters: list[NewDeadLetter] = []
         for record, decision in decided:
             if isinstance(decision, NewExecution) and decision.job_id not in (None, *known):
@@ -204,7 +220,10 @@ class QueueConsumer:
                     tuple(record.headers), record.value or b"", decision.reason))
             else:
                 executions.append(decision)
-        return executions, letters
+                origins.append(QueueMessage(record.topic, record.partition, record.offset,
+                                            record.key, tuple(record.headers))
+                               if record.key is not None or record.headers else None)
+        return executions, origins, letters
 
     # --- brokers -----------------------------------------------------------------------
 
@@ -237,9 +256,22 @@ class QueueConsumer:
         text = (f"{len(self.leases)} partitions of {len(self.config.topics)} topics; "
                 f"{self._rate:.0f} messages/s; {self.written} executions, "
                 f"{self.dead_letters} dead letters written")
+        lag = self.lag()
+        if lag:
+            shown = ", ".join(f"{topic}[{partition}] {behind}"
+                              for (topic, partition), behind in sorted(lag.items())[:8])
+            more = ", …" if len(lag) > 8 else ""
+            text += f"; lag {sum(lag.values())} ({shown}{more})"
         if self._broker_down is not None:
             text += f"; Kafka brokers unavailable ({self._broker_down[:120]})"
         return text
+
+    def lag(self) -> dict[TopicPartition, int]:
+        """Per partition held: the source's last known end offset (high watermark) minus
+        the stored position; partitions whose end or position is not known are left out."""
+        ends = self.source.end_offsets()
+        return {tp: max(0, ends[tp] - position) for tp, position in self.positions.items()
+                if position is not None and tp in ends}
 
     def healthy(self) -> bool:
         return True

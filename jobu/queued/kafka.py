@@ -7,20 +7,45 @@ only coordination point, and a manual assignment works with every client version
 after each database commit (``complete``), without joining the group, so the usual Kafka tools
 show the group's progress; that commit is best effort, since the database holds the truth.
 
+Two clients: the one that fetches has NO group_id, because kafka-python 2.0.2's ``poll``
+waits for the group coordinator without any timeout when it has one, so a broker outage
+would hang the daemon; a second one, holding the group_id, only commits, asynchronously
+(``commit_async``: it never blocks, and a commit lost in an outage is made good by the next).
+
 kafka-python logs every failed connection attempt; jobu-queued says once when the brokers go
 away and once when they are back (``available``), so its loggers are quietened here.
+
+Whether the brokers are reachable is learnt through kafka-python's public API only, the same in
+2.0.2 and 3.x: a fetch that returns messages proves it; after an empty one, a ListOffsets
+request (``end_offsets``, bounded by ``request_timeout_ms``) is the probe, at most once per
+``PROBE_INTERVAL_SECONDS`` while the brokers are up. Its answer is also each partition's high
+watermark, which with ``highwater()`` (known from fetches) gives the lag.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from jobu.clock import Clock, SystemClock
 from jobu.configschema import KafkaConfig
 from jobu.queued.source import Record, SourceUnavailableError, TopicPartition
 
 log = logging.getLogger("jobu.queued.kafka")
+
+#: While the brokers answer, an idle source asks them again at most this often.
+PROBE_INTERVAL_SECONDS = 1.0
+#: How long the broker may hold a fetch that finds no new message (kafka-python's default is
+#: 500 ms). A broker answers as soon as a message arrives, in principle; Tansu (the test
+#: broker) and others under load answer late, by up to this: 100 ms keeps a message's way to
+#: its execution row short (p50 ~30 ms at 100 messages/s, against ~130 ms at 500) for about
+#: ten empty fetches a second per broker when idle.
+FETCH_MAX_WAIT_MS = 100
+#: How long one request (a probe included) may wait for a broker: an outage is noticed
+#: within this; it must exceed the fetch's own wait (fetch_max_wait_ms, 500 ms).
+REQUEST_TIMEOUT_MS = 5000
 
 
 def client_settings(kafka: KafkaConfig) -> dict[str, Any]:
@@ -52,13 +77,17 @@ class KafkaSource:
     """A Source reading the partitions it is assigned, from the positions it is given."""
 
     def __init__(self, kafka: KafkaConfig, *, start_from: str = "earliest",
-                 commit_offsets: bool = True) -> None:
+                 commit_offsets: bool = True, clock: Clock | None = None) -> None:
         self.kafka = kafka
         self.start_from = start_from
         self.commit_offsets = commit_offsets
+        self.clock = clock or SystemClock()
         self._consumer: Any = None
+        self._committer: Any = None
         self._assigned: dict[TopicPartition, Any] = {}
         self._available = False
+        self._next_probe = float("-inf")
+        self._ends: dict[TopicPartition, int] = {}
 
     # --- connection ---------------------------------------------------------------
 
@@ -71,9 +100,21 @@ class KafkaSource:
             logging.getLogger(name).setLevel(logging.CRITICAL)
         try:
             self._consumer = KafkaConsumer(
-                group_id=self.kafka.group_id, enable_auto_commit=False,
-                auto_offset_reset=self.start_from, **client_settings(self.kafka))
-        except KafkaError as error:
+                group_id=None, enable_auto_commit=False,
+                auto_offset_reset=self.start_from, request_timeout_ms=REQUEST_TIMEOUT_MS,
+                fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+                **client_settings(self.kafka))
+            if self.commit_offsets:
+                self._committer = KafkaConsumer(
+                    group_id=self.kafka.group_id, enable_auto_commit=False,
+                    request_timeout_ms=REQUEST_TIMEOUT_MS,
+                    # no group is joined; 2.0.2 wants these below the request timeout
+                    session_timeout_ms=REQUEST_TIMEOUT_MS - 1000, heartbeat_interval_ms=1000,
+                    **client_settings(self.kafka))
+        except (KafkaError, OSError, ValueError) as error:
+            # kafka-python 2.0.2 lets a ValueError out when a connection closes while it
+            # checks the broker's version
+            self.disconnect()
             self._available = False
             raise SourceUnavailableError(f"cannot reach the Kafka brokers "
                                          f"{', '.join(self.kafka.bootstrap_servers)}: "
@@ -81,23 +122,48 @@ class KafkaSource:
         self._available = True
 
     def disconnect(self) -> None:
-        if self._consumer is not None:
-            try:
-                self._consumer.close(autocommit=False)
-            finally:
-                self._consumer, self._assigned = None, {}
+        try:
+            for client in (self._committer, self._consumer):
+                if client is not None:
+                    with contextlib.suppress(Exception):  # leaving: nothing left to save
+                        client.close(autocommit=False)
+        finally:
+            self._consumer, self._committer, self._assigned = None, None, {}
 
     def available(self) -> bool:
-        """True when a broker connection is up (after the last receive), else False."""
-        if self._consumer is None:
-            return False
-        client = self._consumer._client  # kafka-python has no public probe
+        """Whether the brokers answered the last fetch or probe (see the module)."""
+        return self._consumer is not None and self._available
+
+    def _probe(self) -> None:
+        """After an empty fetch: ask the brokers for the assigned partitions' end offsets
+        (bounded by REQUEST_TIMEOUT_MS), at most every PROBE_INTERVAL_SECONDS while they
+        answer; every time while they do not, the caller backing off between attempts."""
+        tick = self.clock.monotonic()
+        if self._available and tick < self._next_probe:
+            return
+        from kafka.errors import KafkaError
+        by_kafka = {kafka_tp: tp for tp, kafka_tp in self._assigned.items()}
         try:
-            self._available = any(client.connected(broker.nodeId)
-                                  for broker in client.cluster.brokers())
-        except Exception:  # a probe must not take the daemon down
-            log.debug("broker probe failed", exc_info=True)
-        return self._available
+            ends = self._consumer.end_offsets(list(by_kafka))
+        except (KafkaError, AssertionError, OSError, ValueError) as error:
+            log.debug("broker probe failed: %s", error)
+            self._available = False
+        else:
+            self._available = True
+            self._ends.update({by_kafka[kafka_tp]: int(end) for kafka_tp, end in ends.items()
+                               if kafka_tp in by_kafka and end is not None})
+        self._next_probe = self.clock.monotonic() + PROBE_INTERVAL_SECONDS
+
+    def end_offsets(self) -> dict[TopicPartition, int]:
+        """The last known end offset (high watermark) of each assigned partition: from the
+        fetches (``highwater``) or the last probe, whichever is further; no I/O."""
+        known: dict[TopicPartition, int] = {}
+        for tp, kafka_tp in self._assigned.items():
+            fetched = self._consumer.highwater(kafka_tp) if self._consumer is not None else None
+            candidates = [end for end in (fetched, self._ends.get(tp)) if end is not None]
+            if candidates:
+                known[tp] = max(candidates)
+        return known
 
     # --- partitions -----------------------------------------------------------------
 
@@ -120,6 +186,7 @@ class KafkaSource:
         wanted = {tp: KafkaPartition(*tp) for tp in positions}
         if set(wanted) != set(self._assigned):
             consumer.assign(list(wanted.values()))
+            self._ends = {tp: end for tp, end in self._ends.items() if tp in wanted}
         for tp, position in positions.items():
             if tp not in self._assigned or position is not None:
                 self._seek(wanted[tp], position)
@@ -143,7 +210,7 @@ class KafkaSource:
         try:
             batch = consumer.poll(timeout_ms=int(timeout_seconds * 1000),
                                   max_records=max_records)
-        except KafkaError as error:
+        except (KafkaError, OSError, ValueError) as error:  # ValueError: see connect
             self._available = False
             raise SourceUnavailableError(f"fetching messages: {error}") from error
         records = [Record(topic=message.topic, partition=message.partition,
@@ -153,17 +220,20 @@ class KafkaSource:
                    for messages in batch.values() for message in messages]
         if records:
             self._available = True
+            self._next_probe = self.clock.monotonic() + PROBE_INTERVAL_SECONDS
+        else:
+            self._probe()
         return records
 
     def complete(self, positions: Mapping[TopicPartition, int]) -> None:
-        if not self.commit_offsets or not positions or self._consumer is None:
+        if not positions or self._committer is None:
             return
-        from kafka.errors import KafkaError
         offsets = {self._assigned[tp]: _offset_and_metadata(offset)
                    for tp, offset in positions.items() if tp in self._assigned}
         try:
-            self._consumer.commit(offsets)
-        except (KafkaError, AssertionError) as error:
+            if self._committer is not None:
+                self._committer.commit_async(offsets)
+        except Exception as error:  # noqa: BLE001 - best effort: never take the daemon down
             # The jobs database holds the position; Kafka's copy is for lag tooling only.
             log.debug("committing offsets to Kafka failed (the database has them): %s", error)
 

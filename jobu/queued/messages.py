@@ -5,6 +5,11 @@ The message format is the original jobu's: a JSON object
 when the topic names its handler; a message may name only the topic's handler or one of its
 `allowed_handlers` (whoever can write to a topic must not be able to run any handler).
 `params` is an object (default {}); `job_id` links the execution to that cron. Pure: no I/O.
+
+The execution's dedupe key is the message's place, ``topic/partition/offset``, unless the
+message has a ``dedupe_key`` header (:data:`DEDUPE_KEY_HEADER`, UTF-8 text): then that, so a
+producer that sent one thing twice (a retry after a timeout, at two offsets) gets one
+execution; the second is counted as a duplicate and the partition moves on.
 """
 
 from __future__ import annotations
@@ -18,6 +23,11 @@ from jobu.errors import InvalidInputError
 from jobu.model import NewExecution, ParamSource
 from jobu.operations.enqueuing import new_execution
 from jobu.queued.source import Record
+
+#: The Kafka header whose value, when present, is the execution's dedupe key.
+DEDUPE_KEY_HEADER = "dedupe_key"
+#: The longest dedupe key the jobs database keeps (job_executions.dedupe_key).
+MAX_DEDUPE_KEY_CHARS = 255
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,9 @@ def _from_object(body: dict[str, Any], record: Record, topic: TopicConfig
         params = {}
     if not isinstance(params, dict):
         return Rejected(f"params is a JSON {_kind(params)}, not an object")
+    dedupe = _dedupe_header(record)
+    if isinstance(dedupe, Rejected):
+        return dedupe
     job_id = body.get("job_id")
     if job_id is not None and (isinstance(job_id, bool) or not isinstance(job_id, int)
                                or job_id < 1):
@@ -80,10 +93,27 @@ def _from_object(body: dict[str, Any], record: Record, topic: TopicConfig
             handler, params, priority=topic.priority, queue=topic.queue,
             max_retry=topic.max_retry, timeout_seconds=topic.timeout_seconds,
             isolation=topic.isolation, source=ParamSource.EVENT,
-            dedupe_key=dedupe_key(record.topic, record.partition, record.offset))
+            dedupe_key=dedupe or dedupe_key(record.topic, record.partition, record.offset))
     except InvalidInputError as error:
         return Rejected(str(error))
     return replace(new, job_id=job_id) if job_id is not None else new
+
+
+def _dedupe_header(record: Record) -> str | Rejected | None:
+    """The value of the message's last dedupe_key header, None when it has none."""
+    values = [value for name, value in record.headers if name == DEDUPE_KEY_HEADER]
+    if not values:
+        return None
+    try:
+        text = (values[-1] or b"").decode()
+    except UnicodeDecodeError:
+        return Rejected(f"the {DEDUPE_KEY_HEADER} header is not UTF-8 text")
+    if not text.strip():
+        return Rejected(f"the {DEDUPE_KEY_HEADER} header is empty")
+    if len(text) > MAX_DEDUPE_KEY_CHARS:
+        return Rejected(f"the {DEDUPE_KEY_HEADER} header is {len(text)} characters long, more "
+                        f"than the {MAX_DEDUPE_KEY_CHARS} a dedupe key may have")
+    return text
 
 
 def _kind(value: Any) -> str:

@@ -15,6 +15,9 @@ than Kafka. The contract, synchronous like the rest of jobu:
 * ``abandon(positions)`` — the messages received since these positions were NOT written:
   deliver them again.
 * ``available()`` — whether the last call found the source reachable.
+* ``end_offsets()`` — the last known end offset (high watermark: the offset the next
+  message will have) of each assigned partition, without I/O; jobu-queued reports the lag
+  (end offset minus stored position) in its status. A source that cannot tell returns {}.
 
 The jobs database, not the source, is the record of what was consumed: a Source need not
 remember anything across restarts.
@@ -73,3 +76,5 @@ class Source(Protocol):
     def abandon(self, positions: Mapping[TopicPartition, int | None]) -> None: ...
 
     def available(self) -> bool: ...
+
+    def end_offsets(self) -> dict[TopicPartition, int]: ...

@@ -117,16 +117,21 @@ class QueueMethods:
     def queue_commit_batch(self, group_id: str, advances: Sequence[QueueAdvance],
                            executions: Sequence[NewExecution],
                            dead_letters: Sequence[NewDeadLetter],
-                           now: datetime | None = None) -> QueueBatchReport:
+                           now: datetime | None = None,
+                           messages: Sequence[QueueMessage | None] | None = None
+                           ) -> QueueBatchReport:
         """Write a batch of messages and the positions they reach, in ONE transaction.
 
         Fenced: each partition's position moves only for the holder of its unexpired lease
         and only from the offset the batch started at. When any partition fails that test,
         nothing is written and the report names the partitions lost; the caller drops their
         messages and writes the rest again. A row whose dedupe key (topic/partition/offset)
-        is already there is counted as a duplicate, not inserted twice.
+        is already there is counted as a duplicate, not inserted twice. `messages`, in the
+        order of `executions`, are the key and headers of the message each came from (None:
+        none to keep), written beside the executions inserted (table queue_messages).
         """
         advances, news, letters = list(advances), list(executions), list(dead_letters)
+        origins = list(messages) if messages is not None else []
 
         def work(conn: Connection) -> QueueBatchReport:
             lost = []
@@ -142,6 +147,12 @@ class QueueMethods:
                 raise _QueuePartitionsLostError(lost)
             ids = self._insert_unique_ticks(conn, news, now) if news else []
             self._notify_runnable(conn, news, ids)
+            kept = [_queue_message_row(execution_id, origin)
+                    for execution_id, origin in zip(ids, origins, strict=False)
+                    if execution_id is not None and origin is not None]
+            if kept:
+                conn.execute(self._q["queue_message_insert_batch"],
+                             {"rows": json.dumps(kept, separators=(",", ":"))})
             for letter in letters:
                 conn.execute(self._q["dead_letter_insert"], {
                     **_dead_letter_params(group_id, letter), "now": now})
@@ -167,6 +178,27 @@ class QueueMethods:
                 news[index] = new
                 ids[index] = self._insert_rows(conn, [new], now)[0]
         return ids
+
+    def queue_message_get(self, execution_id: int) -> QueueMessage | None:
+        """The key and headers of the message an execution came from (None: no message,
+        or one with neither)."""
+        row = self._read(lambda c: c.fetch_one(self._q["queue_message_get"],
+                                                {"execution_id": execution_id}))
+        if row is None:
+            return None
+        key = row["message_key"]
+        return QueueMessage(
+            topic=row["topic"], partition=int(row["partition_id"]),
+            offset=int(row["message_offset"]),
+            key=None if key is None else base64.b64decode(key),
+            headers=tuple((name, base64.b64decode(value))
+                          for name, value in json.loads(row["headers"])))
+
+    def dead_letter_prune(self, days: int, *, batch_size: int = 1000,
+                          now: datetime | None = None) -> int:
+        """Delete up to `batch_size` dead letters received over `days` days ago; how many."""
+        return self._write(lambda c: c.execute(self._q["dead_letter_prune"], {
+            "days": int(days), "limit": int(batch_size), "now": now}))
 
     def cron_ids_existing(self, job_ids: Iterable[int]) -> set[int]:
         """Those of `job_ids` that name a cron (an event may link its execution to one)."""
@@ -275,6 +307,17 @@ class NewDeadLetter:
 
 
 @dataclasses.dataclass(frozen=True)
+class QueueMessage:
+    """Where an execution's message was, and its key and headers (kept beside it)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+
+
+@dataclasses.dataclass(frozen=True)
 class DeadLetter:
     """One row of dead_letters."""
 
@@ -314,6 +357,14 @@ def _queue_partition(row: Mapping[str, Any]) -> QueuePartition:
     return QueuePartition(row["topic"], int(row["partition_id"]),
                           None if offset is None else int(offset), row["owner"],
                           bool(row["leased"]))
+
+
+def _queue_message_row(execution_id: int, message: QueueMessage) -> list[Any]:
+    key = None if message.key is None else base64.b64encode(message.key).decode("ascii")
+    headers = [[name, base64.b64encode(value or b"").decode("ascii")]
+               for name, value in message.headers]
+    return [execution_id, message.topic, message.partition, message.offset, key,
+            json.dumps(headers, separators=(",", ":"))]
 
 
 def _dead_letter_params(group_id: str, letter: NewDeadLetter) -> dict[str, Any]:

@@ -142,3 +142,55 @@ def test_a_process_that_lost_its_lease_writes_nothing(kafka_broker, store):
     assert store.queue_partitions(f"g-{topic}")[0].next_offset == 6
     paused.shutdown(threading.Event())
     other.shutdown(threading.Event())
+
+
+def test_key_and_headers_are_kept_beside_the_execution_and_a_dedupe_key_header_counts(
+        kafka_broker, store):
+    topic = kafka_broker.create_topic(1)
+    config = settings(kafka_broker, topic)
+    kafka_broker.produce(topic, [message(params={"n": 0})], key=b"order-42",
+                         headers=[("trace", b"\x00\x01"), ("origin", b"shop")])
+    kafka_broker.produce(topic, [message(params={"n": 1})])
+    # a producer's retry: the same message twice, one execution
+    kafka_broker.produce(topic, [message(params={"n": 2}), message(params={"n": 2})],
+                         headers=[("dedupe_key", b"order-43")])
+    kafka_broker.produce(topic, [message(params={"n": 3})], headers=[("dedupe_key", b"")])
+    kafka_broker.produce(topic, [message(params={"n": 4})])
+    queued = consumer(store, config)
+    pump(queued, until=lambda: [p.next_offset for p in store.queue_partitions(f"g-{topic}")]
+         == [6])
+    rows = {r.params["n"]: r for r in event_rows(store)}
+    assert sorted(rows) == [0, 1, 2, 4]
+    kept = store.queue_message_get(rows[0].id)
+    assert (kept.topic, kept.partition, kept.offset) == (topic, 0, 0)
+    assert kept.key == b"order-42"
+    assert list(kept.headers) == [("trace", b"\x00\x01"), ("origin", b"shop")]
+    assert store.queue_message_get(rows[1].id) is None  # no key, no headers: nothing to keep
+    assert rows[2].dedupe_key == "order-43"
+    assert store.queue_message_get(rows[2].id).headers == (("dedupe_key", b"order-43"),)
+    assert store.queue_message_get(rows[2].id).key is None
+    [letter] = store.dead_letter_list()
+    assert "dedupe_key header is empty" in letter.reason
+    assert queued.written == 4
+    queued.shutdown(threading.Event())
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgres", "mysql"])
+def test_maintenance_prunes_dead_letters_as_old_as_failed_executions(store):
+    from datetime import UTC, datetime, timedelta
+
+    from jobu.configschema import DispatcherConfig
+    from jobu.maintenance import Maintenance
+    from jobu.store.queue import NewDeadLetter
+    now = datetime.now(UTC)
+
+    def letter(offset: int) -> NewDeadLetter:
+        return NewDeadLetter("t", 0, offset, None, (), b"x", "bad")
+    for offset, age in enumerate((100, 95, 10)):
+        store.queue_commit_batch("g", [], [], [letter(offset)], now=now - timedelta(days=age))
+    settings_ = DispatcherConfig(prune_batch_size=1)
+    tally = Maintenance(store, settings_, database_clock=False).run(now)
+    assert tally.dead_letters_pruned == 2
+    assert [d.offset for d in store.dead_letter_list()] == [2]
+    keep_all = DispatcherConfig(retention_days={"FAILED": 0})
+    assert Maintenance(store, keep_all, database_clock=False).run(now).dead_letters_pruned == 0

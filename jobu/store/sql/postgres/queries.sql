@@ -629,6 +629,29 @@ UPDATE admin_users SET password_hash = %(password_hash)s WHERE name = %(name)s;
 -- name: admin_user_set_token
 UPDATE admin_users SET api_token_hash = %(token_hash)s WHERE name = %(name)s;
 
+-- name: queue_message_insert_batch
+-- The key and headers of a batch's messages, beside their executions: one JSON array of
+-- [execution_id, topic, partition, offset, key (base64 or null), headers (JSON text)].
+INSERT INTO queue_messages (execution_id, topic, partition_id, message_offset, message_key,
+    headers)
+SELECT (v->>0)::bigint, v->>1, (v->>2)::integer, (v->>3)::bigint, v->>4, v->>5
+FROM jsonb_array_elements(%(rows)s::jsonb) AS v
+ON CONFLICT DO NOTHING;
+
+-- name: queue_message_get
+SELECT execution_id, topic, partition_id, message_offset, message_key, headers
+FROM queue_messages WHERE execution_id = %(execution_id)s;
+
+-- name: dead_letter_prune
+-- Dead letters received over `days` ago, oldest first, `limit` at a time (maintenance).
+DELETE FROM dead_letters WHERE id IN (
+    SELECT id FROM dead_letters
+    WHERE received_at < COALESCE(%(now)s::timestamptz, now()) - make_interval(days => %(days)s)
+    ORDER BY id LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED);
+
+-- Business calendars (jobu.calendars, Store.calendar_*).
+
 -- name: calendar_get_by_name
 SELECT * FROM calendars WHERE name = %(name)s;
 

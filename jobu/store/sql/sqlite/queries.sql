@@ -585,6 +585,30 @@ UPDATE admin_users SET password_hash = :password_hash WHERE name = :name;
 -- name: admin_user_set_token
 UPDATE admin_users SET api_token_hash = :token_hash WHERE name = :name;
 
+-- name: queue_message_insert_batch
+-- The key and headers of a batch's messages, beside their executions: one JSON array of
+-- [execution_id, topic, partition, offset, key (base64 or null), headers (JSON text)].
+INSERT INTO queue_messages (execution_id, topic, partition_id, message_offset, message_key,
+    headers)
+SELECT r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4,
+    r.value ->> 5
+FROM json_each(:rows) AS r
+WHERE true
+ON CONFLICT DO NOTHING;
+
+-- name: queue_message_get
+SELECT execution_id, topic, partition_id, message_offset, message_key, headers
+FROM queue_messages WHERE execution_id = :execution_id;
+
+-- name: dead_letter_prune
+-- Dead letters received over `days` ago, oldest first, `limit` at a time (maintenance).
+DELETE FROM dead_letters WHERE id IN (
+    SELECT id FROM dead_letters
+    WHERE received_at < (strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'), '-' || :days || ' days') || '000')
+    ORDER BY id LIMIT :limit);
+
+-- Business calendars (jobu.calendars, Store.calendar_*).
+
 -- name: calendar_get_by_name
 SELECT * FROM calendars WHERE name = :name;
 
