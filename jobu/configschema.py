@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib.metadata
 import math
 import re
 import zoneinfo
@@ -523,13 +524,20 @@ def defaults_from(config_class: type) -> Callable[[type[Schema]], type[Schema]]:
     return decorate
 
 
+#: marshmallow before 3.26 (Debian 12 has 3.18) reports problems in declaration order only
+#: with the `ordered` option; 3.26 deprecates the option (and warns), and 4 always keeps order.
+_ORDERED_OPTION = tuple(int(part) for part in
+                        importlib.metadata.version("marshmallow").split(".")[:2]) < (3, 26)
+
+
 class StrictSchema(Schema):
     """Base of every config schema: an unknown key is an error (marshmallow's default, stated),
-    and problems are reported in the order the keys are declared (marshmallow 4 always does)."""
+    and problems are reported in the order the keys are declared."""
 
     class Meta:
         unknown = RAISE
-        ordered = True
+        if _ORDERED_OPTION:
+            ordered = True
 
 
 class DaemonSchema(StrictSchema):

@@ -62,7 +62,9 @@ BASES_DST = {
     "America/New_York": ["2026-03-07 12:00:00", "2026-10-31 12:00:00"],
 }
 
-LINE = re.compile(r"(?:Next elapse|Iter\. #\d+): \w+ (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) UTC$")
+#: systemd 252 prints "Iter. #2", 257 "Iteration #2".
+LINE = re.compile(r"(?:Next elapse|Iter(?:\.|ation) #\d+): \w+ "
+                  r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) UTC$")
 
 
 @pytest.fixture(scope="module")

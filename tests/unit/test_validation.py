@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -94,7 +95,8 @@ def test_parse_json_object_returns_the_object(text, expected):
 @pytest.mark.parametrize(("text", "line", "column"), [
     ('{"a": }', 1, 7),
     ("{'a': 1}", 1, 2),
-    ('{"a": 1,}', 1, 9),
+    # Python 3.13's json names the comma itself (column 8), 3.11's the brace after it.
+    ('{"a": 1,}', 1, 8 if sys.version_info >= (3, 13) else 9),
     ("", 1, 1),
     ('{\n  "a": 1,\n  "b": oops\n}', 3, 8),
     ('{"a": 1} trailing', 1, 10),
