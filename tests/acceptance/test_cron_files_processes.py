@@ -55,7 +55,9 @@ def test_added_changed_refused_kept_and_disabled_through_sighup(site):
     dispatcher = site.start()
 
     cron = cron_where(site, "tick", lambda c: True, "the cron of crons.yaml added")
-    assert site.store.cron_managed_by("tick") == str(site.config_dir / "crons.yaml")
+    # The file's mark is written just after the cron (cron_files._apply_one): wait for it.
+    wait_until(lambda: site.store.cron_managed_by("tick") == str(site.config_dir / "crons.yaml"),
+               30, interval=0.05, message=f"the cron marked as the file's\n{site.logs()}")
     wait_until(lambda: executions_of(site, cron.id) >= 2, 30, interval=0.1,
                message=f"the file's cron ticking\n{site.logs()}")
 
@@ -84,7 +86,8 @@ def test_added_changed_refused_kept_and_disabled_through_sighup(site):
     dispatcher.signal(signal.SIGHUP)
     gone = cron_where(site, "tick", lambda c: not c.is_enabled, "the cron disabled on SIGHUP")
     assert gone.id == cron.id
-    assert site.store.cron_managed_by("tick") is None
+    wait_until(lambda: site.store.cron_managed_by("tick") is None, 30, interval=0.05,
+               message=f"the file's mark taken off\n{site.logs()}")
     assert executions_of(site, cron.id) >= history
     assert dispatcher.stop() == 0, site.logs()
 
