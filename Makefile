@@ -2,15 +2,21 @@
 #
 #   make run        install jobu into .venv and run it (dispatcher + worker) on SQLite under ./var,
 #                   with example crons, until Ctrl-C (the README's first command)
-#   make test       test servers, both venvs, lint, then pytest with the newest PyPI releases
-#                   (.venv) and with Debian 12's packages (.venv-debian); fails if any part fails
+#   make test       test servers, both venvs, then its stages (packaging/run-tests.sh): lint,
+#                   pytest with the newest PyPI releases (.venv), with Debian 12's packages
+#                   (.venv-debian), with Debian 13's (in a Debian 13 root filesystem,
+#                   packaging/debian-env.sh), and the package suite (tests/package); each stage
+#                   timed; fails if any part fails
 #   make test-fast  unit tests only, in .venv
 #   make lint       ruff and import-linter (the import rules of DESIGN.md section 6)
 #   make venv       create or refresh .venv and .venv-debian
 #   make servers    start and provision PostgreSQL and MariaDB for the tests
 #   make clean      remove caches and build output (keeps the venvs; `make distclean` drops them)
-#   make deb        build dist/jobu_<version>_all.deb and lintian it (installs what it needs, apt)
-#   make test-package  make deb, then prove the package in a booted Debian 12 systemd (root)
+#   make deb        build dist/jobu_<version>_all.deb in a clean Debian 12 root filesystem and
+#                   lintian it with Debian 12's and 13's lintian (root; installs what it needs, apt)
+#   make test-package  the package suite alone: the .deb built in a clean room, installed and
+#                   driven in booted Debian 12 and 13 systemd containers (root); e.g.
+#                   make test-package PYTEST_ARGS='-k watchdog'
 #
 # PYTEST_ARGS is passed to pytest, e.g. make test PYTEST_ARGS='-x -k claim'.
 
@@ -70,14 +76,7 @@ lint: $(VENV)/.jobu-installed
 	exit $$status
 
 test: venv servers
-	@status=0; \
-	SECONDS=0; \
-	$(MAKE) --no-print-directory lint || { status=1; echo "make test: lint FAILED"; }; \
-	echo "make test: lint took $${SECONDS}s"; \
-	SECONDS=0; \
-	bash packaging/run-tests.sh $(VENV) $(DEBIAN_VENV) -- $(PYTEST_ARGS) || status=1; \
-	echo "make test: pytest took $${SECONDS}s"; \
-	exit $$status
+	@bash packaging/run-tests.sh --lint --debian13 --package $(VENV) $(DEBIAN_VENV) -- $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.jobu-installed
 	$(VENV)/bin/python -m pytest tests/unit $(PYTEST_ARGS)
@@ -85,8 +84,8 @@ test-fast: $(VENV)/.jobu-installed
 deb:
 	@bash packaging/build-deb.sh
 
-test-package:
-	@bash packaging/e2e/run-e2e.sh
+test-package: $(VENV)/.jobu-installed
+	$(VENV)/bin/python -m pytest tests/package $(PYTEST_ARGS)
 
 clean:
 	rm -rf .pytest_cache .ruff_cache .hypothesis .import_linter_cache build dist *.egg-info

@@ -1,73 +1,85 @@
 #!/usr/bin/env bash
 # packaging/build-deb.sh — build dist/jobu_<version>_all.deb from this tree, then lintian it.
-# `make deb` runs this. On a fresh Debian 12 machine it first installs what it needs with apt:
-# dpkg-dev, the Build-Depends of debian/control (apt-get build-dep) and lintian.
+# `make deb` runs this.
 #
-#   build-deb.sh               build, then `lintian --fail-on error,warning`
-#   build-deb.sh --no-lintian  build only
-#   build-deb.sh --lint DEB    lintian DEB only
+#   build-deb.sh [--host] [--no-lintian] [--version V] [--out DIR]
+#   build-deb.sh --lint DEB [--release RELEASE]
 #
-# The package is built from a copy of the tree (the files git tracks plus the untracked ones it
-# does not ignore: no .venv, no build output), with Debian's /usr/bin/python3 and a clean
-# environment (a pyenv python3.11 first in PATH would break pybuild). The version is
-# jobu/__init__.py's __version__, which must be the one of the top entry of debian/changelog
-# (a native package: no Debian revision). Output: dist/jobu_<version>_all.deb and the build log
-# dist/jobu_<version>_build.log. Exit status: 0 ok, 1 the build failed, 3 lintian failed.
+# By default the package is built in a clean room: a Debian 12 (bookworm, the oldest release
+# supported) root filesystem holding only the Build-Depends of debian/control and lintian, made
+# by packaging/e2e/container.sh (mmdebstrap, cached). What the build host has installed cannot
+# leak into the package, ${python3:Depends} least of all (debian/py3dist-overrides names every
+# dependency's package). Needs root. --host builds on this machine instead, installing the
+# Build-Depends with apt (for a machine where containers cannot run).
+#
+# Then `lintian --fail-on error,warning` with Debian 12's and Debian 13's own lintian, each in
+# its release's clean room (--host: the host's lintian only). No lintian overrides.
+#
+# The source is a copy of the tree (the files git tracks plus the untracked ones it does not
+# ignore). The version is jobu/__init__.py's __version__, which must be the one of the top entry
+# of debian/changelog (a native package). --version V builds the same source as version V
+# instead (both files changed in the copy; the upgrade test builds an older "previous" version
+# this way). Output: DIR (default dist)/jobu_<version>_all.deb and jobu_<version>_build.log.
+# Exit status: 0 ok, 1 the build failed, 3 lintian failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
+CONTAINER=$top/packaging/e2e/container.sh
+LINT_RELEASES=(bookworm trixie)
 
 say() { echo "build-deb: $*"; }
 die() { echo "build-deb: ERROR: $*" >&2; exit 1; }
 
-run_lintian() {
-    local deb=$1
-    bash packaging/apt-ensure.sh lintian
-    say "lintian --fail-on error,warning $deb"
-    # --display-info: show the informational tags too; only errors and warnings fail.
-    # Overrides, each with its reason, live in debian/jobu.lintian-overrides.
-    if lintian --fail-on error,warning --display-info "$deb"; then
-        say "lintian: no errors, no warnings"
+# lint_in RELEASE DEB: lintian of that release, in its clean room.
+lint_in() {
+    local release=$1 deb dir
+    deb=$(realpath "$2"); dir=$(dirname "$deb")
+    say "lintian ($release's) --fail-on error,warning $(basename "$deb")"
+    # --display-info: the informational tags are shown too; only errors and warnings fail.
+    if bash "$CONTAINER" run "$release" build --timeout 600 --bind "$dir:/srv/debs" -- \
+            sh -c "lintian --version && lintian --fail-on error,warning --display-info /srv/debs/$(basename "$deb")"; then
+        say "lintian ($release): no errors, no warnings"
     else
-        echo "build-deb: lintian found errors or warnings (above)" >&2
+        echo "build-deb: lintian ($release) found errors or warnings (above)" >&2
         return 3
     fi
 }
+lint_host() {
+    bash packaging/apt-ensure.sh lintian
+    say "lintian (host's $(lintian --version)) --fail-on error,warning $1"
+    lintian --fail-on error,warning --display-info "$1" \
+        || { echo "build-deb: lintian found errors or warnings (above)" >&2; return 3; }
+}
 
-lint=1
-case "${1:-}" in
-    --lint) [ -f "${2:-}" ] || die "usage: build-deb.sh --lint DEB"; run_lintian "$2"; exit ;;
-    --no-lintian) lint=0 ;;
-    "") ;;
-    *) die "usage: build-deb.sh [--no-lintian | --lint DEB]" ;;
-esac
+host=0 lint=1 version='' out=$top/dist lint_only='' release=''
+while [ $# -gt 0 ]; do
+    case $1 in
+        --host) host=1; shift ;;
+        --no-lintian) lint=0; shift ;;
+        --version) version=${2:?--version V}; shift 2 ;;
+        --out) out=${2:?--out DIR}; shift 2 ;;
+        --lint) lint_only=${2:?--lint DEB}; shift 2 ;;
+        --release) release=${2:?--release RELEASE}; shift 2 ;;
+        *) die "usage: build-deb.sh [--host] [--no-lintian] [--version V] [--out DIR] | --lint DEB [--release R]" ;;
+    esac
+done
+if [ -n "$lint_only" ]; then
+    [ -f "$lint_only" ] || die "--lint $lint_only: no such file"
+    if [ -n "$release" ]; then lint_in "$release" "$lint_only"; exit; fi
+    status=0
+    for r in "${LINT_RELEASES[@]}"; do lint_in "$r" "$lint_only" || status=$?; done
+    exit $status
+fi
 
 SECONDS=0
-# dpkg-dev: dpkg-parsechangelog, dpkg-checkbuilddeps, dpkg-buildpackage.
-bash packaging/apt-ensure.sh dpkg-dev
-
-version=$(sed -n 's/^__version__ = "\([^"]*\)"$/\1/p' jobu/__init__.py)
-[ -n "$version" ] || die "no line __version__ = \"...\" in jobu/__init__.py"
-changelog_version=$(dpkg-parsechangelog -S Version)
-if [ "$changelog_version" != "$version" ]; then
-    die "jobu/__init__.py says $version but debian/changelog's top entry is $changelog_version:" \
-        "add an entry for $version to debian/changelog (e.g. dch -v $version), or fix one of them"
+tree_version=$(sed -n 's/^__version__ = "\([^"]*\)"$/\1/p' jobu/__init__.py)
+[ -n "$tree_version" ] || die "no line __version__ = \"...\" in jobu/__init__.py"
+changelog_version=$(sed -n '1s/^jobu (\([^)]*\)).*/\1/p' debian/changelog)
+if [ "$changelog_version" != "$tree_version" ]; then
+    die "jobu/__init__.py says $tree_version but debian/changelog's top entry is $changelog_version:" \
+        "add an entry for $tree_version to debian/changelog (e.g. dch -v $tree_version), or fix one of them"
 fi
-
-if ! dpkg-checkbuilddeps >/dev/null 2>&1; then
-    say "installing the Build-Depends of debian/control (apt-get build-dep)"
-    export DEBIAN_FRONTEND=noninteractive
-    apt_build_dep() {
-        apt-get -q -y -o DPkg::Lock::Timeout=300 --no-install-recommends build-dep ./
-    }
-    compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null || apt-get -q update
-    if ! apt_build_dep; then
-        say "apt-get build-dep failed; refreshing the package lists and trying once more"
-        apt-get -q update
-        apt_build_dep
-    fi
-    dpkg-checkbuilddeps || die "Build-Depends still unmet after apt-get build-dep"
-fi
+version=${version:-$tree_version}
 
 work=$(mktemp -d /tmp/jobu-deb.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -81,13 +93,36 @@ else
     tar --exclude=./.git --exclude='./.venv*' --exclude=./dist --exclude=./build \
         --exclude='*.egg-info' --exclude=__pycache__ -cf - . | tar -xf - -C "$src"
 fi
+if [ "$version" != "$tree_version" ]; then
+    sed -i "1s/^jobu ([^)]*)/jobu ($version)/" "$src/debian/changelog"
+    # PEP 440 has no "~": 0.1.0~rc0 (Debian) is 0.1.0rc0 (Python); both sort before 0.1.0.
+    sed -i "s/^__version__ = \"[^\"]*\"$/__version__ = \"${version//\~/}\"/" "$src/jobu/__init__.py"
+    say "building this tree as version $version (debian/changelog and __version__ changed in the copy)"
+fi
 
-mkdir -p dist
-log=$top/dist/jobu_${version}_build.log
-say "building jobu $version in $src (log: $log)"
+mkdir -p "$out"
+log=$out/jobu_${version}_build.log
 # Tests are not run here (DEB_BUILD_OPTIONS=nocheck, see debian/rules).
-if ! (cd "$src" && env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$work" LANG=C.UTF-8 \
-        DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -b -us -uc) >"$log" 2>&1; then
+build_cmd="cd /build/jobu-$version && dpkg-buildpackage -b -us -uc"
+if [ "$host" = 1 ]; then
+    bash packaging/apt-ensure.sh dpkg-dev
+    if ! (cd "$src" && dpkg-checkbuilddeps) >/dev/null 2>&1; then
+        say "installing the Build-Depends of debian/control (apt-get build-dep)"
+        export DEBIAN_FRONTEND=noninteractive
+        compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null || apt-get -q update
+        (cd "$src" && apt-get -q -y -o DPkg::Lock::Timeout=300 --no-install-recommends build-dep ./) \
+            || { apt-get -q update && (cd "$src" && apt-get -q -y --no-install-recommends build-dep ./); }
+    fi
+    say "building jobu $version on this host in $src (log: $log)"
+    # /usr/bin's python3 and a clean environment (a pyenv python3 first in PATH breaks pybuild).
+    (cd "$src" && env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$work" LANG=C.UTF-8 \
+        DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -b -us -uc) >"$log" 2>&1 || build_rc=$?
+else
+    say "building jobu $version in a clean Debian 12 room (log: $log)"
+    bash "$CONTAINER" run bookworm build --timeout 900 --bind "$work:/build" -- \
+        env HOME=/tmp DEB_BUILD_OPTIONS=nocheck sh -c "$build_cmd" >"$log" 2>&1 || build_rc=$?
+fi
+if [ "${build_rc:-0}" -ne 0 ]; then
     tail -n 60 "$log" >&2
     die "dpkg-buildpackage failed (the last lines above; all of it in $log)"
 fi
@@ -97,12 +132,16 @@ deb=jobu_${version}_all.deb
 # What must be inside: the command, the SQL of every dialect (package data), the units.
 contents=$(dpkg-deb -c "$work/$deb")
 for wanted in ./usr/bin/jobu /jobu/store/sql/sqlite/queries.sql /jobu/store/sql/postgres/queries.sql \
-        /jobu/store/sql/mysql/queries.sql ./lib/systemd/system/jobu-worker.service \
+        /jobu/store/sql/mysql/queries.sql /systemd/system/jobu-worker.service \
         ./etc/jobu/worker.yaml ./usr/share/man/man1/jobu.1.gz; do
     grep -qF -- "$wanted" <<<"$contents" || die "$deb lacks $wanted"
 done
-cp "$work/$deb" dist/
-say "wrote dist/$deb ($(du -h "dist/$deb" | cut -f1)) in ${SECONDS}s"
+cp "$work/$deb" "$out/"
+say "wrote $out/$deb ($(du -h "$out/$deb" | cut -f1)) in ${SECONDS}s"
+say "Depends: $(dpkg-deb -f "$out/$deb" Depends)"
 
 [ "$lint" = 1 ] || exit 0
-run_lintian "dist/$deb"
+if [ "$host" = 1 ]; then lint_host "$out/$deb"; exit; fi
+status=0
+for r in "${LINT_RELEASES[@]}"; do lint_in "$r" "$out/$deb" || status=$?; done
+exit $status

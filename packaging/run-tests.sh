@@ -1,48 +1,114 @@
 #!/usr/bin/env bash
-# packaging/run-tests.sh VENV... [-- PYTEST_ARGS...] — run the whole pytest suite once per venv.
+# packaging/run-tests.sh [--lint] [--package] [--debian13] VENV... [-- PYTEST_ARGS...]
+# `make test` runs this: every stage, one after the other, each timed.
 #
-# Runs every venv even when an earlier one failed, says what each exit code means, and exits 1
-# if any run did not pass. Exit 5 ("no tests collected") is a failure here: a suite that ran
-# nothing has not passed.
+#   lint              (--lint) `make lint`: ruff and the import rules
+#   pytest-<env>      the whole suite but tests/package, once per VENV (.venv: the newest PyPI
+#                     releases; .venv-debian: Debian 12's packages, on Debian 12's python3)
+#   pytest-debian13   (--debian13) the same suite on Debian 13's python3 and packages, in a
+#                     Debian 13 root filesystem (packaging/debian-env.sh)
+#   package           (--package) tests/package: the .deb built in a clean room, installed and
+#                     driven in booted Debian 12 and Debian 13 systemd containers
+#
+# Every stage runs even when an earlier one failed. Each prints "make test: stage NAME: ..." with
+# its outcome and time when it ends, and all of these lines again at the very end, so a stage
+# that failed names itself in the last lines; so does a run stopped by a signal (CI's timeout).
+# pytest's exit 5 ("no tests collected") is a failure, unless PYTEST_ARGS chose the tests.
+# Exit status: 0 when every stage passed, 1 otherwise.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
-venvs=()
-while [ $# -gt 0 ] && [ "$1" != "--" ]; do venvs+=("$1"); shift; done
+lint=0 package=0 debian13=0 venvs=()
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+    case $1 in
+        --lint) lint=1 ;;
+        --package) package=1 ;;
+        --debian13) debian13=1 ;;
+        *) venvs+=("$1") ;;
+    esac
+    shift
+done
 [ $# -gt 0 ] && shift
 pytest_args=("$@")
+# The package suite boots containers: bounded, so that a hang there leaves time for the report.
+package_timeout=${JOBU_PACKAGE_TIMEOUT:-2400}
 
 describe() {
     case $(basename "$1") in
-        .venv) echo "newest PyPI releases" ;;
-        .venv-debian) echo "Debian 12 packages" ;;
-        *) echo "$1" ;;
+        .venv) echo "pypi|newest PyPI releases" ;;
+        .venv-debian) echo "debian12|Debian 12 packages" ;;
+        *) echo "$(basename "$1")|$1" ;;
     esac
 }
 
 status=0
 results=()
-for venv in "${venvs[@]}"; do
+current=
+stage_start=0
+on_signal() {
+    local line="make test: stage $current: STOPPED by SIG$1 after $((SECONDS - stage_start))s"
+    echo "$line"
+    results+=("$line")
     echo
-    echo "######## pytest in $venv ($(describe "$venv")), CI=${CI:-} ########"
-    # The package test builds the .deb and boots a systemd container: once per run is enough,
-    # and it does not depend on which Python packages the host's venv holds.
-    extra=()
-    [ "$(basename "$venv")" = ".venv-debian" ] && extra=(--ignore=tests/package)
-    "$venv/bin/python" -m pytest "${extra[@]}" "${pytest_args[@]}"
-    rc=$?
-    case $rc in
-        0) meaning="passed" ;;
-        1) meaning="some tests failed" ;;
-        2) meaning="interrupted (collection errors, or stopped)" ;;
-        3) meaning="internal error" ;;
-        4) meaning="usage error" ;;
-        5) meaning="NO TESTS WERE COLLECTED - counted as a failure" ;;
-        *) meaning="unexpected exit code" ;;
+    printf '%s\n' "${results[@]}"
+    exit 1
+}
+trap 'on_signal TERM' TERM
+trap 'on_signal INT' INT
+trap 'on_signal HUP' HUP
+
+meaning() {
+    case $1 in
+        0) echo "passed" ;;
+        1) echo "FAILED (some tests failed)" ;;
+        2) echo "FAILED (interrupted: collection errors, or stopped)" ;;
+        3) echo "FAILED (pytest internal error)" ;;
+        4) echo "FAILED (pytest usage error)" ;;
+        5) if [ ${#pytest_args[@]} -gt 0 ]; then echo "no test selected by PYTEST_ARGS"
+           else echo "FAILED (NO TESTS WERE COLLECTED)"; fi ;;
+        124|137) echo "FAILED (stopped by its timeout)" ;;
+        *) echo "FAILED (exit $1)" ;;
     esac
-    results+=("pytest in $venv ($(describe "$venv")): exit $rc, $meaning")
-    [ "$rc" -eq 0 ] || status=1
+}
+
+# stage NAME DESCRIPTION CMD...: run CMD, print and remember its outcome and time.
+stage() {
+    local name=$1 what=$2 rc outcome line
+    shift 2
+    current=$name
+    stage_start=$SECONDS
+    echo
+    echo "######## make test: stage $name ($what), CI=${CI:-} ########"
+    # In the background + wait: a signal reaches our trap at once.
+    "$@" &
+    wait $!
+    rc=$?
+    outcome=$(meaning "$rc")
+    case $outcome in passed|"no test selected"*) ;; *) status=1 ;; esac
+    line="make test: stage $name: $outcome in $((SECONDS - stage_start))s"
+    echo "$line"
+    results+=("$line")
+}
+
+[ "$lint" = 1 ] && stage lint "ruff, import rules" make --no-print-directory lint
+
+for venv in "${venvs[@]}"; do
+    IFS='|' read -r name what <<<"$(describe "$venv")"
+    stage "pytest-$name" "$what, $venv" \
+        "$venv/bin/python" -m pytest --ignore=tests/package "${pytest_args[@]}"
 done
+
+if [ "$debian13" = 1 ]; then
+    stage pytest-debian13 "Debian 13 packages, in a Debian 13 root filesystem" \
+        bash packaging/debian-env.sh trixie -- --ignore=tests/package "${pytest_args[@]}"
+fi
+
+if [ "$package" = 1 ]; then
+    # Any venv's pytest will do: the package tests import nothing of jobu's dependencies.
+    stage package "the .deb on Debian 12 and 13, booted systemd" \
+        timeout --kill-after=60 "$package_timeout" \
+        "${venvs[0]}/bin/python" -m pytest tests/package "${pytest_args[@]}"
+fi
 
 echo
 printf '%s\n' "${results[@]}"
