@@ -63,7 +63,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def cmd_serve(ctx: Context) -> int:
     config = ctx.config  # read and checked before gunicorn starts: a bad file exits 78
-    from admin.serve import serve
+    from jobu.admin.serve import serve
     serve(config.admin, config.config_dir, bind=ctx.args.bind)
     return 0
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from admin.security import PUBLIC, UNSAFE_METHODS, access_of
+from jobu.admin.security import PUBLIC, UNSAFE_METHODS, access_of
 from jobu.model import NewExecution
 from jobu.operations.users import Role
 from tests.support.admin_site import ROLES, AdminSite

@@ -7,7 +7,7 @@ import stat
 
 import yaml
 
-from admin import create_app
+from jobu.admin import create_app
 from tests.conftest import spec_url
 from tests.support.admin_site import config_dir
 

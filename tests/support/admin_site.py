@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from admin import create_app
+from jobu.admin import create_app
 from jobu.model import DatabaseSpec
 from jobu.operations.users import Role, add_user
 from jobu.store import Store

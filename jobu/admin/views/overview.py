@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from flask import Blueprint, render_template
 
-from admin import access
 from jobu import operations
+from jobu.admin import access
 from jobu.model import Status
 
 bp = Blueprint("overview", __name__)

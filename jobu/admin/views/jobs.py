@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from admin import access
-from admin.security import Role, requires
 from jobu import operations
+from jobu.admin import access
+from jobu.admin.security import Role, requires
 from jobu.errors import InvalidInputError
 from jobu.model import ParamSource, Status
 from jobu.operations.cron_board import cron_name_of

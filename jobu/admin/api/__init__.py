@@ -15,4 +15,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from admin.api import crons, jobs, system  # noqa: E402,F401 - they add their routes to bp
+from jobu.admin.api import crons, jobs, system  # noqa: E402,F401 - they add their routes to bp

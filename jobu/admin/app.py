@@ -12,9 +12,9 @@ from typing import Any
 
 from flask import Flask
 
-from admin import access, formatting, health, refusals, security, signin
-from admin.api import bp as api_bp
-from admin.views import crons, jobs, overview, workers
+from jobu.admin import access, formatting, health, refusals, security, signin
+from jobu.admin.api import bp as api_bp
+from jobu.admin.views import crons, jobs, overview, workers
 from jobu.clock import SystemClock
 from jobu.config import load_config
 from jobu.store import open_store

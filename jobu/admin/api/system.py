@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from admin import access
-from admin.api import bp
-from admin.api.params import whole_number
-from admin.api.schemas import StatsSchema, StatusSchema, WorkerSchema
-from admin.schedule_words import schedule_in_words
 from jobu import operations
+from jobu.admin import access
+from jobu.admin.api import bp
+from jobu.admin.api.params import whole_number
+from jobu.admin.api.schemas import StatsSchema, StatusSchema, WorkerSchema
+from jobu.admin.schedule_words import schedule_in_words
 from jobu.operations.crons import spec_of
 
 

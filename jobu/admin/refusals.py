@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, jsonify, render_template, request
 from marshmallow import ValidationError
 
-from admin.cron_form import field_of_error
+from jobu.admin.cron_form import field_of_error
 from jobu.errors import (
     AlreadyExistsError,
     DatabaseUnavailableError,

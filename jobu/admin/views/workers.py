@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from flask import Blueprint, render_template
 
-from admin import access
 from jobu import operations
+from jobu.admin import access
 
 bp = Blueprint("workers", __name__)
 

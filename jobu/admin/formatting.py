@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask
 
-from admin.schedule_words import schedule_in_words
+from jobu.admin.schedule_words import schedule_in_words
 
 
 def utc(value: datetime | None) -> str:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from admin import access
-from admin.api import bp
-from admin.api.params import limit, whole_number
-from admin.api.schemas import ExecutionDetailSchema, ExecutionSchema
-from admin.security import Role, requires
 from jobu import operations
+from jobu.admin import access
+from jobu.admin.api import bp
+from jobu.admin.api.params import limit, whole_number
+from jobu.admin.api.schemas import ExecutionDetailSchema, ExecutionSchema
+from jobu.admin.security import Role, requires
 
 
 @bp.get("/jobs")

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import request
 
-from admin import access
+from jobu.admin import access
 from jobu.errors import InvalidInputError
 
 #: The most rows one page of a list may ask for.

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request
 
-from admin import access
-from admin.security import Role, current_user, public, requires, sign_in, sign_out
+from jobu.admin import access
+from jobu.admin.security import Role, current_user, public, requires, sign_in, sign_out
 from jobu.operations.users import authenticate
 
 bp = Blueprint("signin", __name__)

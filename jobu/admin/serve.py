@@ -35,7 +35,7 @@ def gunicorn_options(settings: AdminConfig, bind: str | None = None) -> dict[str
 
 
 class AdminServer(BaseApplication):
-    """gunicorn serving admin.create_app() with options given in Python, not argv."""
+    """gunicorn serving jobu.admin.create_app() with options given in Python, not argv."""
 
     def __init__(self, options: dict[str, Any], config_dir: Path | None) -> None:
         self.options = options
@@ -47,7 +47,7 @@ class AdminServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from admin import create_app  # in the worker, after the fork
+        from jobu.admin import create_app  # in the worker, after the fork
         return create_app({"JOBU_CONFIG_DIR": self.config_dir} if self.config_dir else None)
 
 

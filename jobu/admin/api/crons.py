@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from admin import access
-from admin.api import bp
-from admin.api.params import json_body, limit
-from admin.api.schemas import CronCreateSchema, CronEditSchema, CronRowSchema, CronSchema, load
-from admin.schedule_words import schedule_in_words
-from admin.security import Role, requires
 from jobu import operations
+from jobu.admin import access
+from jobu.admin.api import bp
+from jobu.admin.api.params import json_body, limit
+from jobu.admin.api.schemas import CronCreateSchema, CronEditSchema, CronRowSchema, CronSchema, load
+from jobu.admin.schedule_words import schedule_in_words
+from jobu.admin.security import Role, requires
 from jobu.model import CronJob
 from jobu.operations.cron_board import cron_board, cron_managed_by
 from jobu.operations.crons import spec_of

@@ -26,8 +26,8 @@ from urllib.parse import quote
 
 from flask import Flask, current_app, g, redirect, request, session
 
-from admin import access
-from admin.refusals import refuse
+from jobu.admin import access
+from jobu.admin.refusals import refuse
 from jobu.config import Config
 from jobu.errors import ConfigError
 from jobu.operations.users import AdminUser, Role, find_user, user_for_api_token

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 
-from admin.security import public
 from jobu import __version__
+from jobu.admin.security import public
 from jobu.errors import DatabaseError
 
 bp = Blueprint("health", __name__)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from admin import access
-from admin.cron_form import CronForm
-from admin.security import Role, requires
 from jobu import operations
+from jobu.admin import access
+from jobu.admin.cron_form import CronForm
+from jobu.admin.security import Role, requires
 from jobu.errors import InvalidInputError, JobuError, NotFoundError
 from jobu.model import CatchUp, CronSpec, DstRepeat, Isolation
 from jobu.operations.cron_board import cron_board, cron_managed_by
