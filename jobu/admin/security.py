@@ -15,6 +15,7 @@ gate applies, in order:
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import os
 import secrets
@@ -81,15 +82,28 @@ def secret_key(config: Config) -> str:
     path = Path(config.state_dir) / SECRET_KEY_FILE
     try:
         if not path.exists():
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w") as file:
-                file.write(secrets.token_urlsafe(48))
+            _write_once(path, secrets.token_urlsafe(48))
         return path.read_text().strip()
     except OSError as error:
         raise ConfigError(
             f"admin.yaml: secret_key: none is set and {path} cannot be used ({error.strerror});"
             " set secret_key_file or secret_key_env, or make the state directory writable"
         ) from None
+
+
+def _write_once(path: Path, text: str) -> None:
+    """Make `path` hold `text` (mode 0600) unless another process made it first. gunicorn's
+    workers start together: the file appears whole (a link to a finished file) or not at all,
+    and whoever comes second keeps the first one's key, so every worker signs alike."""
+    draft = path.with_name(f".{path.name}.{os.getpid()}")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(text)
+        with contextlib.suppress(FileExistsError):  # another worker's key is the one
+            os.link(draft, path)
+    finally:
+        draft.unlink(missing_ok=True)
 
 
 def csrf_token() -> str:

@@ -55,3 +55,17 @@ def test_health_needs_no_sign_in_and_a_missing_secret_key_is_generated_once(stor
     assert first.test_client().get("/health").status_code == 200
     for app in (first, second):
         app.extensions["jobu"]["store"].close()
+
+
+def test_a_worker_that_loses_the_race_to_make_the_secret_key_keeps_the_winners(
+        tmp_path, monkeypatch):
+    """gunicorn's workers start together: one that found no key file, and then finds the file
+    made by another, uses that key instead of failing (or of signing with its own)."""
+    from types import SimpleNamespace
+
+    from jobu.admin import security
+    config = SimpleNamespace(admin=SimpleNamespace(secret_key=None), state_dir=str(tmp_path))
+    winner = security.secret_key(config)
+    monkeypatch.setattr(security.Path, "exists", lambda self: False)  # the check came first
+    assert security.secret_key(config) == winner
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["admin-secret-key"]
