@@ -52,6 +52,19 @@ class Notifier:
         """Ask systemd to wait `seconds` more for the current start or stop."""
         self.send(f"EXTEND_TIMEOUT_USEC={int(seconds * 1_000_000)}")
 
+    def close(self) -> None:
+        """Close the socket to systemd; later messages are not sent."""
+        sock = getattr(self._notifier, "socket", None)
+        if sock is not None:
+            sock.close()
+        self._notifier = None
+
+    def __enter__(self) -> Notifier:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
 
 def watchdog_interval() -> float | None:
     """Seconds systemd allows between WATCHDOG=1 messages, or None if it asks for none."""

@@ -33,8 +33,10 @@ def run_daemon(ctx: Context, build: ServiceFactory, *, log_level: str, log_forma
     capture_handler_output()  # what handlers print becomes their executions' log lines
     wake = threading.Event()
     service = build(ctx.config, ctx.store, wake)
-    daemon = Daemon(service, clock=SystemClock(), notifier=notifier or Notifier(),
+    notifier = notifier or Notifier()
+    daemon = Daemon(service, clock=SystemClock(), notifier=notifier,
                     load_config=reload_config or (lambda: load_config(ctx.args.config_dir)),
                     wake=wake)
     daemon.install_signal_handlers()
-    return daemon.run()
+    with notifier:
+        return daemon.run()

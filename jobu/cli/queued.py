@@ -98,7 +98,8 @@ def cmd_queued(ctx: Context) -> int:
     settings = ctx.config.queue  # a configuration that does not load exits 78 here
     if not settings.enabled:
         print(f"jobu: {DISABLED}", file=sys.stderr)
-        Notifier().ready(status="disabled: " + DISABLED)  # Type=notify: a clean start and exit
+        with Notifier() as notifier:  # Type=notify: a clean start, then the exit
+            notifier.ready(status="disabled: " + DISABLED)
         return 0
     return run_daemon(ctx, build_consumer, log_level=settings.log_level,
                       log_format=settings.log_format, reload_config=ctx.load_config)
