@@ -2,7 +2,7 @@
 # packaging/build-deb.sh — build dist/jobu_<version>_all.deb from this tree, then lintian it.
 # `make deb` runs this.
 #
-#   build-deb.sh [--host] [--no-lintian] [--version V] [--out DIR]
+#   build-deb.sh [--host] [--no-lintian] [--version V] [--from-commit REV] [--out DIR]
 #   build-deb.sh --lint DEB [--release RELEASE]
 #
 # By default the package is built in a clean room: a Debian 12 (bookworm, the oldest release
@@ -16,10 +16,11 @@
 # its release's clean room (--host: the host's lintian only). No lintian overrides.
 #
 # The source is a copy of the tree (the files git tracks plus the untracked ones it does not
-# ignore). The version is jobu/__init__.py's __version__, which must be the one of the top entry
-# of debian/changelog (a native package). --version V builds the same source as version V
-# instead (both files changed in the copy; the upgrade test builds an older "previous" version
-# this way). Output: DIR (default dist)/jobu_<version>_all.deb and jobu_<version>_build.log.
+# ignore), or with --from-commit REV that commit of the repository (git archive; the upgrade test
+# builds the previous version of jobu this way). The version is the source's
+# jobu/__init__.py __version__, which must be the one of the top entry of its debian/changelog (a
+# native package). --version V builds the same source as version V instead (both files changed
+# in the copy). Output: DIR (default dist)/jobu_<version>_all.deb and jobu_<version>_build.log.
 # Exit status: 0 ok, 1 the build failed, 3 lintian failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,16 +52,17 @@ lint_host() {
         || { echo "build-deb: lintian found errors or warnings (above)" >&2; return 3; }
 }
 
-host=0 lint=1 version='' out=$top/dist lint_only='' release=''
+host=0 lint=1 version='' out=$top/dist lint_only='' release='' from_commit=''
 while [ $# -gt 0 ]; do
     case $1 in
         --host) host=1; shift ;;
         --no-lintian) lint=0; shift ;;
         --version) version=${2:?--version V}; shift 2 ;;
+        --from-commit) from_commit=${2:?--from-commit REV}; shift 2 ;;
         --out) out=${2:?--out DIR}; shift 2 ;;
         --lint) lint_only=${2:?--lint DEB}; shift 2 ;;
         --release) release=${2:?--release RELEASE}; shift 2 ;;
-        *) die "usage: build-deb.sh [--host] [--no-lintian] [--version V] [--out DIR] | --lint DEB [--release R]" ;;
+        *) die "usage: build-deb.sh [--host] [--no-lintian] [--version V] [--from-commit REV] [--out DIR] | --lint DEB [--release R]" ;;
     esac
 done
 if [ -n "$lint_only" ]; then
@@ -72,32 +74,38 @@ if [ -n "$lint_only" ]; then
 fi
 
 SECONDS=0
-tree_version=$(sed -n 's/^__version__ = "\([^"]*\)"$/\1/p' jobu/__init__.py)
+work=$(mktemp -d /tmp/jobu-deb.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+tree=$work/source
+mkdir "$tree"
+if [ -n "$from_commit" ]; then
+    git -C "$top" cat-file -e "$from_commit^{commit}" 2>/dev/null \
+        || die "--from-commit $from_commit: no such commit in this clone (a shallow clone? git fetch --unshallow)"
+    git -C "$top" archive "$from_commit" | tar -xf - -C "$tree"
+    say "source: commit $(git -C "$top" rev-parse --short "$from_commit^{commit}")"
+elif git -C "$top" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    git -C "$top" ls-files -z --cached --others --exclude-standard \
+        | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
+        | tar --null -T - -cf - | tar -xf - -C "$tree"
+else
+    tar --exclude=./.git --exclude='./.venv*' --exclude=./dist --exclude=./build \
+        --exclude='*.egg-info' --exclude=__pycache__ -cf - . | tar -xf - -C "$tree"
+fi
+tree_version=$(sed -n 's/^__version__ = "\([^"]*\)"$/\1/p' "$tree/jobu/__init__.py")
 [ -n "$tree_version" ] || die "no line __version__ = \"...\" in jobu/__init__.py"
-changelog_version=$(sed -n '1s/^jobu (\([^)]*\)).*/\1/p' debian/changelog)
+changelog_version=$(sed -n '1s/^jobu (\([^)]*\)).*/\1/p' "$tree/debian/changelog")
 if [ "$changelog_version" != "$tree_version" ]; then
     die "jobu/__init__.py says $tree_version but debian/changelog's top entry is $changelog_version:" \
         "add an entry for $tree_version to debian/changelog (e.g. dch -v $tree_version), or fix one of them"
 fi
 version=${version:-$tree_version}
-
-work=$(mktemp -d /tmp/jobu-deb.XXXXXX)
-trap 'rm -rf "$work"' EXIT
 src=$work/jobu-$version
-mkdir "$src"
-if git -C "$top" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    git -C "$top" ls-files -z --cached --others --exclude-standard \
-        | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
-        | tar --null -T - -cf - | tar -xf - -C "$src"
-else
-    tar --exclude=./.git --exclude='./.venv*' --exclude=./dist --exclude=./build \
-        --exclude='*.egg-info' --exclude=__pycache__ -cf - . | tar -xf - -C "$src"
-fi
+mv "$tree" "$src"
 if [ "$version" != "$tree_version" ]; then
     sed -i "1s/^jobu ([^)]*)/jobu ($version)/" "$src/debian/changelog"
     # PEP 440 has no "~": 0.1.0~rc0 (Debian) is 0.1.0rc0 (Python); both sort before 0.1.0.
     sed -i "s/^__version__ = \"[^\"]*\"$/__version__ = \"${version//\~/}\"/" "$src/jobu/__init__.py"
-    say "building this tree as version $version (debian/changelog and __version__ changed in the copy)"
+    say "building the source as version $version (debian/changelog and __version__ changed in the copy)"
 fi
 
 mkdir -p "$out"
@@ -131,9 +139,13 @@ deb=jobu_${version}_all.deb
 [ -f "$work/$deb" ] || die "dpkg-buildpackage did not write $deb (see $log)"
 # What must be inside: the command, the SQL of every dialect (package data), the units.
 contents=$(dpkg-deb -c "$work/$deb")
-for wanted in ./usr/bin/jobu /jobu/store/sql/sqlite/queries.sql /jobu/store/sql/postgres/queries.sql \
-        /jobu/store/sql/mysql/queries.sql /systemd/system/jobu-worker.service \
-        ./etc/jobu/worker.yaml ./usr/share/man/man1/jobu.1.gz; do
+must_have=(./usr/bin/jobu /jobu/store/sql/sqlite/queries.sql /jobu/store/sql/postgres/queries.sql
+        /jobu/store/sql/mysql/queries.sql /systemd/system/jobu-worker.service
+        ./etc/jobu/worker.yaml ./usr/share/man/man1/jobu.1.gz)
+# ...and the admin's templates and stylesheet (package data) and its unit, where the source has it.
+[ ! -d "$src/jobu/admin" ] || must_have+=(/jobu/admin/templates/base.html /jobu/admin/static/admin.css
+        /systemd/system/jobu-admin.service)
+for wanted in "${must_have[@]}"; do
     grep -qF -- "$wanted" <<<"$contents" || die "$deb lacks $wanted"
 done
 cp "$work/$deb" "$out/"

@@ -9,12 +9,15 @@ fork (no preload), so each opens its own database pool.
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Any
 
+from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
 
 from jobu.configschema import AdminConfig
+from jobu.systemd import Notifier
 
 
 def gunicorn_options(settings: AdminConfig, bind: str | None = None) -> dict[str, Any]:
@@ -31,7 +34,16 @@ def gunicorn_options(settings: AdminConfig, bind: str | None = None) -> dict[str
         "errorlog": "-",
         "preload_app": False,
         "proc_name": "jobu-admin",
+        "when_ready": _ready,
     }
+
+
+def _ready(server: Any) -> None:
+    """gunicorn's when_ready hook, in the arbiter once it listens: READY=1 for systemd
+    (jobu-admin.service is Type=notify), with where it listens as STATUS=."""
+    where = ", ".join(str(listener) for listener in server.LISTENERS) or "?"
+    with Notifier() as notifier:
+        notifier.ready(f"serving on {where} with {server.num_workers} worker processes")
 
 
 class AdminServer(BaseApplication):
@@ -53,4 +65,26 @@ class AdminServer(BaseApplication):
 
 def serve(settings: AdminConfig, config_dir: Path | None, bind: str | None = None) -> None:
     """Run gunicorn until it is stopped (SIGTERM, SIGINT); returns when it exits."""
+    keep_owner_without_setuid()
     AdminServer(gunicorn_options(settings, bind), config_dir).run()
+
+
+def keep_owner_without_setuid() -> None:
+    """Make gunicorn's workers skip setuid()/setgid() to the ids they already have.
+
+    gunicorn 20.1 (Debian 12) calls setuid() in every new worker even when it changes
+    nothing; jobu-admin.service denies that system call (SystemCallFilter=~@privileged), so
+    every worker failed to boot. Newer gunicorn skips the call itself (this changes nothing
+    there); a `user`/`group` other than the process's own still goes to gunicorn.
+    """
+    original = gunicorn_util.set_owner_process
+    if getattr(original, "keeps_own_ids", False):
+        return
+
+    def set_owner_process(uid: int, gid: int, initgroups: bool = False) -> None:
+        if uid == os.getuid() and gid == os.getgid() and not initgroups:
+            return
+        original(uid, gid, initgroups)
+
+    set_owner_process.keeps_own_ids = True  # type: ignore[attr-defined]
+    gunicorn_util.set_owner_process = set_owner_process

@@ -22,6 +22,7 @@ from jobu.model import DatabaseSpec
 from jobu.operations.users import Role, add_user
 from jobu.store import open_store
 from tests.support.admin_site import PASSWORD, config_dir
+from tests.support.notify import NotifySocket
 
 pytestmark = pytest.mark.acceptance
 
@@ -35,8 +36,8 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start(directory: Path, *argv: str) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+def start(directory: Path, *argv: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     env.pop("JOBU_DATABASE_URL", None)
     return subprocess.Popen([str(JOBU), "--config-dir", str(directory), "admin", "serve", *argv],
                             env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -88,6 +89,25 @@ def test_serve_answers_health_and_a_signed_in_crons_page(tmp_path, database):
     assert "Booting worker" in output
 
 
+def test_ready_for_systemd_once_it_listens(tmp_path, database):
+    """jobu-admin.service is Type=notify: READY=1 comes from gunicorn's arbiter once its socket
+    listens, with where it listens; SIGTERM then stops it with exit 0."""
+    directory = config_dir(tmp_path, f"sqlite:///{database.path}", workers=1, threads=2)
+    bind = f"127.0.0.1:{free_port()}"
+    with NotifySocket() as notify:
+        process = start(directory, "--bind", bind, env={"NOTIFY_SOCKET": notify.path})
+        try:
+            notify.wait_for("READY=1", timeout=30)
+            with socket.create_connection(("127.0.0.1", int(bind.split(":")[1])), timeout=5):
+                pass  # the socket listens as soon as READY=1 arrived
+            assert f"STATUS=serving on http://{bind} with 1 worker processes" in notify.lines()
+            wait_for(f"http://{bind}/health", process)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+
+
 def test_a_bad_admin_yaml_exits_78_before_binding(tmp_path, database):
     directory = config_dir(tmp_path, f"sqlite:///{database.path}", workers=0)
     process = start(directory, "--bind", f"127.0.0.1:{free_port()}")
@@ -104,3 +124,26 @@ def test_help_names_every_admin_command():
                                 check=True)
         for word in words:
             assert word in result.stdout, (argv, word, result.stdout)
+
+
+def test_workers_keep_their_owner_without_calling_setuid(monkeypatch):
+    """Debian 12's gunicorn calls setuid() to a worker's own uid, which jobu-admin.service's
+    system-call filter refuses (EPERM): with the ids unchanged, no such call is made."""
+    from gunicorn import util
+
+    from jobu.admin.serve import keep_owner_without_setuid
+
+    def refused(*_):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(util, "set_owner_process", util.set_owner_process)  # undone after
+    # As user jobu (not root, whose uid 0 gunicorn never sets), with the filter's refusals.
+    monkeypatch.setattr(os, "getuid", lambda: 4242)
+    monkeypatch.setattr(os, "getgid", lambda: 4242)
+    monkeypatch.setattr(os, "setuid", refused)
+    monkeypatch.setattr(os, "setgid", refused)
+    keep_owner_without_setuid()
+    keep_owner_without_setuid()  # twice: wrapped once
+    util.set_owner_process(4242, 4242)
+    with pytest.raises(PermissionError):
+        util.set_owner_process(4243, 4242)

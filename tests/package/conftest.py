@@ -12,8 +12,9 @@ systemd-nspawn; nsenter; cleanup). Everything checked is here, as pytest tests:
 * `fresh_container` (per test): a factory for containers of their own, for the tests that remove,
   purge or upgrade the package.
 
-A new unit joins the suite with one line in UNITS (jobu-admin and jobu-queued when their issues
-land). `pytest tests/package -k watchdog` runs one check, on both releases; `-k debian13` all of
+A new unit joins the suite with one line in UNITS; test_admin_service.py and
+test_queued_service.py check what jobu-admin and jobu-queued do once an administrator enabled
+them. `pytest tests/package -k watchdog` runs one check, on both releases; `-k debian13` all of
 them on Debian 13.
 
 It needs root and a Debian host whose apt reaches Debian's registry. Under CI=true a machine that
@@ -60,6 +61,7 @@ UNITS = [
     Unit("jobu-worker.service"),
     Unit("jobu-worker@e2e.service", enabled=False, core=False),
     Unit("jobu-queued.service", enabled=False, core=False),
+    Unit("jobu-admin.service", enabled=False, core=False),
     Unit("jobu.target", daemon=False),
 ]
 CORE_SERVICES = [u.name for u in UNITS if u.core and u.daemon]
@@ -290,12 +292,19 @@ def deb() -> Path:
     return _build(OUT / "current")
 
 
+#: The commit the upgrade test builds as the previous version: the package as CI last proved it
+#: before this one (no jobu-admin.service, no admin in the package). Move it forward to the
+#: commit of each release once jobu has more than one.
+PREVIOUS_COMMIT = "6c1b55500e464ee98ce182ef6066626d59f415bb"
+
+
 @pytest.fixture(scope="session")
 def previous_deb() -> Path:
-    """Version N-1 of the package: this tree built as <version>~rc0, which sorts before it
-    (packaging/build-deb.sh --version)."""
+    """Version N-1 of the package: PREVIOUS_COMMIT's source built as <version>~rc0, which sorts
+    before this tree's version (packaging/build-deb.sh --from-commit --version)."""
     shutil.rmtree(OUT / "previous", ignore_errors=True)
-    return _build(OUT / "previous", "--version", f"{tree_version()}~rc0")
+    return _build(OUT / "previous", "--from-commit", PREVIOUS_COMMIT,
+                  "--version", f"{tree_version()}~rc0")
 
 
 # ------------------------------------------------------------------------------ containers --

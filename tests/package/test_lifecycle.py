@@ -83,8 +83,9 @@ def test_purge_leaves_nothing(fresh_container, deb: Path) -> None:
 
 def test_upgrade_from_the_previous_version(fresh_container, deb: Path,
                                            previous_deb: Path) -> None:
-    """Install N-1, use it (a cron, a finished execution, an edited /etc/jobu/worker.yaml), then
-    `apt install ./jobu_N_all.deb`: all of it survives and the services run the new version."""
+    """Install N-1 (PREVIOUS_COMMIT's package), use it (a cron, a finished execution, an edited
+    /etc/jobu/worker.yaml), then `apt install ./jobu_N_all.deb`: all of it survives, the services
+    run the new version, and the new unit jobu-admin is there, disabled."""
     assert previous_deb.parent != deb.parent
     ct = fresh_container(debs=previous_deb.parent.parent)
     old_name = f"{previous_deb.parent.name}/{previous_deb.name}"
@@ -114,3 +115,6 @@ def test_upgrade_from_the_previous_version(fresh_container, deb: Path,
         wait_until(lambda u=unit: ct.unit_state(u) == "active/running", 30, f"{unit} running")
         assert ct.unit_property(unit, "MainPID") != pids[unit], f"{unit} was not restarted"
     assert ct.out(["jobu", "--version"]) == f"jobu {new_version}"
+    # A unit the new version brings is installed as a fresh install leaves it: loaded, disabled.
+    assert ct.unit_property("jobu-admin.service", "LoadState") == "loaded"
+    assert ct.out(["systemctl", "is-enabled", "jobu-admin.service"], check=False) == "disabled"
