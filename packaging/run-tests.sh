@@ -104,7 +104,8 @@ if [ "$debian13" = 1 ]; then
 fi
 
 if [ "$package" = 1 ]; then
-    # Any venv's pytest will do: the package tests import nothing of jobu's dependencies.
+    # Any venv's pytest will do: the package tests need only the test extra (the Kafka test
+    # broker and its client, PyYAML), not jobu's own dependencies.
     stage package "the .deb on Debian 12 and 13, booted systemd" \
         timeout --kill-after=60 "$package_timeout" \
         "${venvs[0]}/bin/python" -m pytest tests/package "${pytest_args[@]}"
