@@ -14,7 +14,7 @@ from flask import Flask
 
 from jobu.admin import access, formatting, health, refusals, security, signin
 from jobu.admin.api import bp as api_bp
-from jobu.admin.views import crons, jobs, overview, workers
+from jobu.admin.views import crons, dead_letters, jobs, overview, workers
 from jobu.clock import SystemClock
 from jobu.config import load_config
 from jobu.store import open_store
@@ -42,6 +42,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     security.init_app(app)
     formatting.init_app(app)
     refusals.init_app(app)
-    for blueprint in (health.bp, signin.bp, overview.bp, crons.bp, jobs.bp, workers.bp, api_bp):
+    for blueprint in (health.bp, signin.bp, overview.bp, crons.bp, jobs.bp, workers.bp,
+                      dead_letters.bp, api_bp):
         app.register_blueprint(blueprint)
     return app

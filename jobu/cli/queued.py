@@ -13,7 +13,8 @@ from jobu.cli.daemons import run_daemon
 from jobu.cli.output import clip, print_fields, print_json, print_table, when
 from jobu.config import Config
 from jobu.errors import InvalidInputError
-from jobu.queued import dead_letters, sending
+from jobu.operations import dead_letters
+from jobu.queued import sending
 from jobu.queued.consumer import QueueConsumer
 from jobu.queued.kafka import KafkaSource
 from jobu.store import Store

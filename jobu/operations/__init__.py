@@ -12,7 +12,9 @@ both directions: see setup.cfg).
 * jobs, triggers, handler_refs — the Python scheduling API's view of crons;
 * stats, status — what the history and the `workers` table say;
 * types — type checks on values from Python callers (argparse types the CLI's);
-* recovery — two-phase recovery at daemon start and on demand.
+* recovery — two-phase recovery at daemon start and on demand;
+* queue_messages, dead_letters — what a Kafka message becomes (jobu-queued), and the dead
+  letters of those that could not become executions: list, show, replay, discard.
 
 Functions take the store (and, where time matters, a Clock) as arguments, so a
 test passes a fake clock and every front end shares one implementation.

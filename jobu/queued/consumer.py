@@ -7,7 +7,7 @@ One pass (``run_once``):
    given back so that the live jobu-queued processes share them evenly, and the Source is
    told which partitions to read from which stored position.
 2. A batch is received and each message becomes an execution or a dead letter
-   (:mod:`jobu.queued.messages`).
+   (:mod:`jobu.operations.queue_messages`).
 3. The executions, the dead letters and each partition's new position are written in ONE
    transaction, fenced by the partitions' lease tokens (``Store.queue_commit_batch``). A
    partition whose lease was lost meanwhile is dropped and the rest written again; nothing
@@ -36,7 +36,7 @@ from jobu.config import Config
 from jobu.configschema import QueueConfig
 from jobu.errors import DatabaseError
 from jobu.model import NewExecution, WorkerInfo
-from jobu.queued.messages import Rejected, to_execution
+from jobu.operations.queue_messages import Rejected, to_execution
 from jobu.queued.source import Record, Source, SourceUnavailableError, TopicPartition
 from jobu.retry import exponential_seconds
 from jobu.store import Store

@@ -21,37 +21,21 @@ than Kafka. The contract, synchronous like the rest of jobu:
 
 The jobs database, not the source, is the record of what was consumed: a Source need not
 remember anything across restarts.
+
+:class:`Record` (and TopicPartition) are defined in jobu.operations.queue_messages, beside the
+checks that turn a message into an execution, so that a dead letter's replay can make them
+too; they are the same names here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from jobu.errors import JobuError
+from jobu.operations.queue_messages import Record, TopicPartition
 
-#: A partition of a topic: (topic, partition number).
-TopicPartition = tuple[str, int]
-
-
-@dataclass(frozen=True)
-class Record:
-    """One message as a Source hands it over."""
-
-    topic: str
-    partition: int
-    offset: int
-    value: bytes | None
-    key: bytes | None = None
-    headers: Sequence[tuple[str, bytes]] = field(default_factory=tuple)
-    #: When it was produced, milliseconds since the epoch (None: unknown).
-    timestamp_ms: int | None = None
-
-    @property
-    def topic_partition(self) -> TopicPartition:
-        return (self.topic, self.partition)
-
+__all__ = ["Record", "Source", "SourceUnavailableError", "TopicPartition"]
 
 class SourceUnavailableError(JobuError):
     """The message source (the Kafka brokers) cannot be reached; check that they run and

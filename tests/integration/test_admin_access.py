@@ -19,7 +19,7 @@ from tests.support.admin_site import ROLES, AdminSite
 pytestmark = pytest.mark.parametrize("dialect", ["sqlite"], indirect=True)
 
 #: The values that fill URL variables: a cron and an execution that exist.
-URL_VALUES = {"name": "nightly", "execution_id": "1"}
+URL_VALUES = {"name": "nightly", "execution_id": "1", "dead_letter_id": "1"}
 
 
 def routes(app) -> list[tuple[str, str, str]]:

@@ -14,7 +14,7 @@ import pytest
 from jobu.configschema import KafkaConfig, QueueConfig, TopicConfig
 from jobu.errors import InvalidStateError
 from jobu.model import ExecutionFilter, ParamSource
-from jobu.queued import dead_letters
+from jobu.operations import dead_letters
 from jobu.queued.consumer import QueueConsumer
 from jobu.queued.kafka import KafkaSource
 from tests.servers import wait_until

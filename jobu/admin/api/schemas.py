@@ -7,6 +7,7 @@ sentence the CLI prints.
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields
@@ -154,3 +155,43 @@ def load(schema: type[Schema], document: Any) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise ValidationError("the request body must be a JSON object")
     return schema(unknown=RAISE).load(document)
+
+
+def _base64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode("ascii")
+
+
+def _utf8(data: bytes | None) -> str | None:
+    """The bytes as text when they are UTF-8, else None (their base64 is beside them)."""
+    if data is None:
+        return None
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        return None
+
+
+class DeadLetterSchema(Schema):
+    """A dead letter of jobu-queued. Bytes are base64 (`key`, `message`, header values), with
+    the same bytes as text beside them when they are UTF-8 (`key_text`, `message_text`)."""
+
+    id = fields.Integer()
+    group_id = fields.String()
+    topic = fields.String()
+    partition = fields.Integer()
+    offset = fields.Integer()
+    key = fields.Function(lambda letter: _base64(letter.key))
+    key_text = fields.Function(lambda letter: _utf8(letter.key))
+    headers = fields.Function(lambda letter: [[name, _base64(value)]
+                                              for name, value in letter.headers])
+    message = fields.Function(lambda letter: _base64(letter.raw))
+    message_text = fields.Function(lambda letter: _utf8(letter.raw))
+    size = fields.Function(lambda letter: len(letter.raw))
+    reason = fields.String()
+    received_at = fields.DateTime(allow_none=True)
+
+
+class ReplayOutcomeSchema(Schema):
+    dead_letter_id = fields.Integer()
+    #: The execution it became; null when its dedupe key already had one.
+    execution_id = fields.Integer(allow_none=True)

@@ -1,5 +1,6 @@
-"""`jobu queue dead-letters`: look at, replay and discard the messages jobu-queued kept.
+"""Dead letters of jobu-queued: list, show, replay and discard them.
 
+`jobu queue dead-letters …` and the admin (/dead-letters, /api/v1/dead-letters) call these.
 Replay checks the message again against queue.yaml as it is now (after a handler was added
 to a topic's allowed_handlers, say): the execution is written and the dead letter deleted in
 one transaction, under the message's own dedupe key, so a replay can never run it twice.
@@ -12,12 +13,12 @@ from dataclasses import dataclass
 from jobu.configschema import QueueConfig
 from jobu.errors import InvalidStateError
 from jobu.model import NewExecution
-from jobu.queued.messages import to_execution
-from jobu.queued.source import Record
+from jobu.operations.queue_messages import Record, to_execution
 from jobu.store import Store
 from jobu.store.queue import DeadLetter
 
-__all__ = ["DeadLetter", "ReplayOutcome", "discard", "list_dead_letters", "replay", "show"]
+__all__ = ["DeadLetter", "ReplayOutcome", "any_dead_letters", "discard", "list_dead_letters",
+           "replay", "show"]
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,13 @@ class ReplayOutcome:
 
 def list_dead_letters(store: Store, *, topic: str | None = None,
                       limit: int = 50) -> list[DeadLetter]:
+    """Dead letters, newest first (of one topic when given), at most `limit`."""
     return store.dead_letter_list(topic=topic, limit=limit)
+
+
+def any_dead_letters(store: Store) -> bool:
+    """Whether jobu-queued has kept any dead letter (the admin then shows its page)."""
+    return bool(store.dead_letter_list(limit=1))
 
 
 def show(store: Store, dead_letter_id: int) -> DeadLetter:

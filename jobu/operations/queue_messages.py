@@ -1,4 +1,10 @@
-"""What one message becomes: an execution, or the reason it is a dead letter.
+"""What one Kafka message becomes: an execution, or the reason it is a dead letter.
+
+jobu-queued decides this for every message it receives, and a dead letter's replay
+(jobu.operations.dead_letters: `jobu queue dead-letters replay`, the admin) decides it again
+against queue.yaml as it is now, so the module sits in jobu.operations, below both. It holds
+the message as a source hands it over (:class:`Record`; jobu.queued.source's adapter
+interface speaks of it) and the checks on it.
 
 The message format is the original jobu's: a JSON object
 ``{"handler_name": "...", "params": {...}, "job_id": 123}``. `handler_name` may be left out
@@ -15,19 +21,40 @@ execution; the second is counted as a duplicate and the partition moves on.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from jobu.configschema import TopicConfig
 from jobu.errors import InvalidInputError
 from jobu.model import NewExecution, ParamSource
 from jobu.operations.enqueuing import new_execution
-from jobu.queued.source import Record
+
+#: A partition of a topic: (topic, partition number).
+TopicPartition = tuple[str, int]
 
 #: The Kafka header whose value, when present, is the execution's dedupe key.
 DEDUPE_KEY_HEADER = "dedupe_key"
 #: The longest dedupe key the jobs database keeps (job_executions.dedupe_key).
 MAX_DEDUPE_KEY_CHARS = 255
+
+
+@dataclass(frozen=True)
+class Record:
+    """One message as a Source hands it over."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes | None
+    key: bytes | None = None
+    headers: Sequence[tuple[str, bytes]] = field(default_factory=tuple)
+    #: When it was produced, milliseconds since the epoch (None: unknown).
+    timestamp_ms: int | None = None
+
+    @property
+    def topic_partition(self) -> TopicPartition:
+        return (self.topic, self.partition)
 
 
 @dataclass(frozen=True)
