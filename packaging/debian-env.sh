@@ -32,7 +32,8 @@ import importlib.metadata as md, importlib.util, platform, sys
 wanted = {"Flask": "flask", "gunicorn": "gunicorn", "croniter": "croniter",
           "marshmallow": "marshmallow", "PyYAML": "yaml", "psycopg": "psycopg",
           "psycopg-pool": "psycopg_pool", "PyMySQL": "pymysql", "kafka-python": "kafka",
-          "sdnotify": "sdnotify", "pytest": "pytest", "hypothesis": "hypothesis"}
+          "sdnotify": "sdnotify", "pytest": "pytest", "hypothesis": "hypothesis",
+          "apispec": "apispec", "prometheus-client": "prometheus_client"}
 bad = [m for m in wanted.values()
        if not (importlib.util.find_spec(m).origin or "").startswith("/usr/lib/python3/dist-packages/")]
 release = dict(l.split("=", 1) for l in open("/etc/os-release").read().splitlines() if "=" in l)

@@ -20,7 +20,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PIP_PROGRESS_BAR=off
 # The Debian packages jobu's .deb depends on, the test tools, and what builds the editable install.
 debian_packages=(
     python3-flask python3-croniter python3-sdnotify python3-psycopg python3-psycopg-pool
-    python3-pymysql python3-kafka python3-yaml python3-marshmallow gunicorn
+    python3-pymysql python3-kafka python3-yaml python3-marshmallow gunicorn python3-apispec
+    python3-prometheus-client
     python3-pytest python3-hypothesis python3-venv python3-pip python3-setuptools python3-wheel
 )
 
@@ -81,6 +82,7 @@ wanted = {  # distribution -> module
     "marshmallow": "marshmallow", "PyYAML": "yaml", "psycopg": "psycopg",
     "psycopg-pool": "psycopg_pool", "PyMySQL": "pymysql", "kafka-python": "kafka",
     "sdnotify": "sdnotify", "pytest": "pytest", "hypothesis": "hypothesis",
+    "apispec": "apispec", "prometheus-client": "prometheus_client",
 }
 problems, versions = [], []
 for dist, module in wanted.items():

@@ -178,7 +178,7 @@ def security_headers(response: Any) -> Any:
     """No framing, no sniffing, and nothing loaded from anywhere but this server."""
     response.headers.setdefault(
         "Content-Security-Policy",
-        "default-src 'self'; script-src 'none'; object-src 'none'; frame-ancestors 'none'; "
+        "default-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; "
         "form-action 'self'; base-uri 'none'")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")

@@ -55,7 +55,7 @@ BUILD_PACKAGES=build-essential,dpkg-dev,lintian,ca-certificates
 # jobu's dependencies as Debian packages (debian/control), the test tools, what builds jobu's
 # editable install, and what the suite's own helpers run (PostgreSQL's server binaries for
 # tests/support/pgcluster.py, systemd-analyze, runuser, ps).
-TEST_PACKAGES=python3,python3-flask,python3-croniter,python3-sdnotify,python3-psycopg,python3-psycopg-pool,python3-pymysql,python3-kafka,python3-yaml,python3-marshmallow,gunicorn,python3-pytest,python3-hypothesis,python3-venv,python3-pip,python3-setuptools,python3-wheel,postgresql,systemd,util-linux,procps,ca-certificates
+TEST_PACKAGES=python3,python3-flask,python3-croniter,python3-sdnotify,python3-psycopg,python3-psycopg-pool,python3-pymysql,python3-kafka,python3-yaml,python3-marshmallow,gunicorn,python3-apispec,python3-prometheus-client,python3-pytest,python3-hypothesis,python3-venv,python3-pip,python3-setuptools,python3-wheel,postgresql,systemd,util-linux,procps,ca-certificates
 
 log() { printf '[%(%H:%M:%S)T] container: %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }

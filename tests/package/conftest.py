@@ -68,7 +68,7 @@ CORE_SERVICES = [u.name for u in UNITS if u.core and u.daemon]
 # jobu's runtime dependencies: none may be in the root filesystem before `apt install`.
 DEPENDENCIES = ["python3-croniter", "python3-marshmallow", "python3-yaml", "python3-psycopg",
                 "python3-psycopg-pool", "python3-pymysql", "python3-sdnotify", "python3-flask",
-                "gunicorn", "python3-kafka"]
+                "gunicorn", "python3-kafka", "python3-apispec", "python3-prometheus-client"]
 
 
 def _interrupt(signum, frame):

@@ -39,7 +39,8 @@ def test_depends_names_debian_packages_not_build_host_guesses(deb: Path) -> None
     assert not {n for n in names if "psycopg3" in n}, f"a psycopg3 name in Depends: {depends}"
     for wanted in ("python3-psycopg", "python3-psycopg-pool", "python3-croniter",
                    "python3-marshmallow", "python3-yaml", "python3-pymysql", "python3-sdnotify",
-                   "python3-flask", "gunicorn", "python3-kafka"):
+                   "python3-flask", "gunicorn", "python3-kafka", "python3-apispec",
+                   "python3-prometheus-client"):
         assert wanted in names, f"{wanted} missing from Depends: {depends}"
     constraints = {name: version for group in _relations(depends) for name, version in group}
     assert constraints["python3-psycopg"] == ">= 3.1.7", depends
