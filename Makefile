@@ -1,7 +1,8 @@
 # Developer entry points. `make test` is the whole suite, as CI runs it (.ci/run).
 #
-#   make run        install jobu into .venv and run it (dispatcher + worker) on SQLite under ./var,
-#                   with example crons, until Ctrl-C (the README's first command)
+#   make run        install jobu into .venv and run it (dispatcher, worker and the admin on
+#                   127.0.0.1:8080) on SQLite under ./var, with example crons, until Ctrl-C (the
+#                   README's first command)
 #   make test       test servers, both venvs, then its stages (packaging/run-tests.sh): lint,
 #                   pytest with the newest PyPI releases (.venv), with Debian 12's packages
 #                   (.venv-debian), with Debian 13's (in a Debian 13 root filesystem,
@@ -59,12 +60,17 @@ run: $(VENV)/.jobu-installed
 		$(RUN_ENV) $(JOBU) cron add hello-every-minute --schedule '* * * * *' \
 			--handler noop --params '{"hello": "world"}' --description 'the built-in noop'
 	@$(RUN_ENV) $(JOBU) cron run-now $(EXAMPLE_CRON)
+	@$(RUN_ENV) $(JOBU) admin user list --json | grep -q '"name": "dev"' || { \
+		$(VENV)/bin/python -c 'import secrets; print(secrets.token_urlsafe(12))' > var/admin-password \
+		&& chmod 600 var/admin-password \
+		&& $(RUN_ENV) $(JOBU) admin user add dev --role admin < var/admin-password >/dev/null; }
 	@$(RUN_ENV) $(JOBU) cron list
 	@echo
-	@echo "jobu runs the dispatcher and a worker until Ctrl-C. In another terminal:"
-	@echo "  $(RUN_ENV) $(JOBU) jobs list"
+	@echo "jobu runs the dispatcher, a worker and the admin until Ctrl-C."
+	@echo "  the admin:  http://127.0.0.1:8080  (user dev, password in var/admin-password)"
+	@echo "  the history in another terminal:  $(RUN_ENV) $(JOBU) jobs list"
 	@echo
-	@$(RUN_ENV) $(JOBU) run --handler-path handlers
+	@$(RUN_ENV) $(JOBU) run --handler-path handlers --admin
 
 servers:
 	@bash packaging/test-env.sh

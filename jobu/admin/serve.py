@@ -35,7 +35,14 @@ def gunicorn_options(settings: AdminConfig, bind: str | None = None) -> dict[str
         "preload_app": False,
         "proc_name": "jobu-admin",
         "when_ready": _ready,
+        # gunicorn 25+ opens a control socket in $HOME/.gunicorn (or $XDG_RUNTIME_DIR): one
+        # path for every admin the user runs, and nothing jobu uses. Older ones have none.
+        "control_socket_disable": True,
     }
+
+
+#: Settings that only some gunicorn versions have; an older one goes without them.
+NEWER_GUNICORN_SETTINGS = frozenset({"control_socket_disable"})
 
 
 def _ready(server: Any) -> None:
@@ -56,6 +63,8 @@ class AdminServer(BaseApplication):
 
     def load_config(self) -> None:
         for key, value in self.options.items():
+            if key in NEWER_GUNICORN_SETTINGS and key not in self.cfg.settings:
+                continue
             self.cfg.set(key, value)
 
     def load(self) -> Any:

@@ -94,14 +94,19 @@ def test_ready_for_systemd_once_it_listens(tmp_path, database):
     listens, with where it listens; SIGTERM then stops it with exit 0."""
     directory = config_dir(tmp_path, f"sqlite:///{database.path}", workers=1, threads=2)
     bind = f"127.0.0.1:{free_port()}"
+    home = tmp_path / "home"
+    home.mkdir()
     with NotifySocket() as notify:
-        process = start(directory, "--bind", bind, env={"NOTIFY_SOCKET": notify.path})
+        process = start(directory, "--bind", bind,
+                        env={"NOTIFY_SOCKET": notify.path, "HOME": str(home)})
         try:
             notify.wait_for("READY=1", timeout=30)
             with socket.create_connection(("127.0.0.1", int(bind.split(":")[1])), timeout=5):
                 pass  # the socket listens as soon as READY=1 arrived
             assert f"STATUS=serving on http://{bind} with 1 worker processes" in notify.lines()
             wait_for(f"http://{bind}/health", process)
+            # No control socket of gunicorn 25+ in $HOME: it would be one for every admin.
+            assert not (home / ".gunicorn").exists()
         finally:
             process.send_signal(signal.SIGTERM)
             output, _ = process.communicate(timeout=30)
