@@ -127,7 +127,7 @@ class Client:
         catch_up_max_runs, dst_repeat, jitter_seconds, isolation, calendar and
         on_holiday (a business calendar, `jobu calendar`, and what a tick on its
         non-working days does: "skip", "next_business_day", "previous_business_day"),
-        and `enabled` and `force` (see add_interval_job). `expression` may be a
+        and `enabled`, `strict` and `force` (see add_interval_job). `expression` may be a
         business-day expression: ``expression="bd -1 18:00", calendar="kr"`` fires on
         the last business day of each month at 18:00.
         """
@@ -150,8 +150,12 @@ class Client:
         `replace_existing=True` makes this idempotent, for start-up code that declares
         its jobs on every boot: a job stored as declared is left alone, one that
         differs is updated with its history kept, and a paused job stays paused
-        (unless `enabled` is given). `enabled=False` adds it paused. `force=True`
-        accepts a handler that no running worker reports serving.
+        (unless `enabled` is given). `enabled=False` adds it paused.
+
+        A handler that no running worker reports serving (while some workers run) gives
+        an UnservedHandlerWarning (jobu.errors) and the job is stored all the same: it
+        waits for a worker that has it. `strict=True` refuses it (InvalidInputError);
+        `force=True` does not check.
         """
         schedule = interval_expression(weeks=weeks, days=days, hours=hours, minutes=minutes,
                                        seconds=seconds, start=start)
@@ -211,14 +215,14 @@ class Client:
     def _schedule(self, handler: HandlerRef, name: str, schedule: str, *,
                   timezone: str | None, params: Mapping[str, Any] | None, description: str,
                   replace_existing: bool, enabled: bool | None = None, force: bool = False,
-                  **options: Any) -> JobInfo:
+                  strict: bool = False, **options: Any) -> JobInfo:
         spec = spec_of(name, self._rules, schedule=schedule,
                        handler_name=handler_name_of(handler), timezone=timezone,
                        handler_params=_params(params), description=description,
                        is_enabled=True if enabled is None else enabled, **options)
         cron: CronJob = operations.declare_cron(
             self._store, spec, self._rules, self._clock, replace_existing=replace_existing,
-            keep_enabled=enabled is None, force=force)
+            keep_enabled=enabled is None, force=force, strict=strict)
         return operations.get_job(self._store, cron.name, self._clock.now())
 
 

@@ -12,6 +12,15 @@ already tells the operator something useful; most call sites add specifics.
 from __future__ import annotations
 
 
+class UnservedHandlerWarning(UserWarning):
+    """A cron or an execution names a handler that no running worker reports serving.
+
+    A warning, not an error: it is stored all the same and waits until a worker that has
+    the handler starts (a fresh handler deployed after its cron, say). Pass strict=True
+    (`--strict`) to refuse it instead.
+    """
+
+
 class JobuError(Exception):
     """jobu failed."""
 

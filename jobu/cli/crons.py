@@ -10,8 +10,17 @@ from zoneinfo import ZoneInfo
 
 from jobu import operations
 from jobu.cli.context import Context
-from jobu.cli.output import plain, print_fields, print_json, print_table, seconds, when
+from jobu.cli.output import (
+    plain,
+    print_fields,
+    print_json,
+    print_table,
+    seconds,
+    warnings_printed,
+    when,
+)
 from jobu.clock import SystemClock
+from jobu.errors import UnservedHandlerWarning
 from jobu.model import CatchUp, CronJob, CronSpec, DstRepeat, Isolation
 from jobu.operations.crons import CronRules, calendar_of, cron_ticks, spec_of
 from jobu.operations.stats import cron_stats
@@ -152,8 +161,11 @@ def _spec_options(parser: argparse.ArgumentParser, *, editing: bool) -> None:
                         default=keep if editing else default.isolation.value,
                         help="run in a pool thread or a child process that can be killed "
                              "(default thread)")
+    parser.add_argument("--strict", action="store_true",
+                        help="refuse a handler that no running worker reports serving (without "
+                             "it: a warning, and the cron waits for a worker that has it)")
     parser.add_argument("--force", action="store_true",
-                        help="accept a handler that no running worker reports serving")
+                        help="do not check whether a running worker serves the handler")
 
 
 def _changes(ctx: Context) -> dict[str, Any]:
@@ -177,7 +189,9 @@ def _rules(ctx: Context) -> CronRules:
 def cmd_add(ctx: Context) -> int:
     rules = _rules(ctx)
     spec = spec_of(ctx.args.name, rules, is_enabled=not ctx.args.disabled, **_changes(ctx))
-    cron = operations.add_cron(ctx.store, spec, rules, SystemClock(), force=ctx.args.force)
+    with warnings_printed(UnservedHandlerWarning):
+        cron = operations.add_cron(ctx.store, spec, rules, SystemClock(), force=ctx.args.force,
+                                   strict=ctx.args.strict)
     print(f"added cron {cron.name} (id {cron.id}): {cron.schedule} {cron.timezone} "
           f"-> {cron.handler_name}; next: {_next_text(ctx, cron)}")
     return 0
@@ -187,8 +201,9 @@ def cmd_edit(ctx: Context) -> int:
     changes = _changes(ctx)
     if ctx.args.rename:
         changes["name"] = ctx.args.rename
-    cron = operations.edit_cron(ctx.store, ctx.args.name, changes, _rules(ctx), SystemClock(),
-                                force=ctx.args.force)
+    with warnings_printed(UnservedHandlerWarning):
+        cron = operations.edit_cron(ctx.store, ctx.args.name, changes, _rules(ctx),
+                                    SystemClock(), force=ctx.args.force, strict=ctx.args.strict)
     print(f"changed cron {cron.name} ({', '.join(sorted(changes))}); "
           f"next: {_next_text(ctx, cron)}")
     return 0

@@ -9,7 +9,17 @@ from datetime import UTC, datetime
 
 from jobu import operations
 from jobu.cli.context import Context, parse_time
-from jobu.cli.output import clip, plain, print_fields, print_json, print_table, seconds, when
+from jobu.cli.output import (
+    clip,
+    plain,
+    print_fields,
+    print_json,
+    print_table,
+    seconds,
+    warnings_printed,
+    when,
+)
+from jobu.errors import UnservedHandlerWarning
 from jobu.model import Execution, Isolation, ParamSource, Status
 from jobu.operations.enqueuing import BULK_TRANSACTION_ROWS, MAX_ENQUEUE_COUNT
 from jobu.validation import parse_json_object
@@ -82,6 +92,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     enqueue.add_argument("--isolation", choices=[i.value for i in Isolation],
                          default=Isolation.THREAD.value,
                          help="run in a pool thread or in a child process (default thread)")
+    enqueue.add_argument("--strict", action="store_true",
+                         help="refuse a handler that no running worker reports serving "
+                              "(without it: a warning, and the executions wait for one)")
     enqueue.add_argument("--json", action="store_true", help="print the ids as JSON")
     enqueue.set_defaults(func=cmd_enqueue)
 
@@ -179,6 +192,8 @@ def cmd_enqueue(ctx: Context) -> int:
         args.handler, params, max_retry=args.max_retry, timeout_seconds=args.timeout,
         priority=args.priority, queue=args.queue, isolation=args.isolation,
         dedupe_key=args.dedupe_key)
+    with warnings_printed(UnservedHandlerWarning):
+        operations.check_handler_served(ctx.store, new.handler_name, strict=args.strict)
     batches = operations.enqueue_copies(ctx.store, new, args.count, count_name="--count",
                                         dedupe_name="--dedupe-key")
     created: list[int | None] = []

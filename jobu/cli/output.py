@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import json
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -73,3 +75,18 @@ def print_fields(pairs: Sequence[tuple[str, Any]], out: TextIO | None = None) ->
     width = max(len(key) for key, _ in pairs)
     for key, value in pairs:
         out.write(f"{key.ljust(width)}  {'-' if value is None or value == '' else value}\n")
+
+
+@contextlib.contextmanager
+def warnings_printed(category: type[Warning]) -> Iterator[None]:
+    """Print each `category` warning raised inside as one line, `jobu: warning: ...`, on
+    standard error (the command goes on); other warnings are left as they were."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", category)
+        yield
+    for warning in caught:
+        if issubclass(warning.category, category):
+            print(f"jobu: warning: {warning.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)

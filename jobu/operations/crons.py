@@ -9,6 +9,7 @@ a running worker serves the handler.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,7 @@ from jobu.errors import (
     CronNotFoundError,
     InvalidInputError,
     InvalidStateError,
+    UnservedHandlerWarning,
 )
 from jobu.model import (
     CRON_SPEC_FIELDS,
@@ -72,18 +74,24 @@ class CronRules:
         return cls(settings.timezone, settings.min_cron_interval_seconds)
 
 
-def check_handler_served(store: Store, handler_name: str) -> None:
-    """Refuse a handler that no running worker reports serving, when workers report any.
+def check_handler_served(store: Store, handler_name: str, *, strict: bool = False) -> None:
+    """Say so when no running worker reports serving the handler, while workers report some.
 
-    With no worker registered at all (a fresh install, workers not started yet),
-    nothing can be known, so nothing is refused.
+    By default that is a warning (UnservedHandlerWarning): the cron or execution is
+    stored and waits until a worker that has the handler starts. With `strict` it is
+    refused (InvalidInputError). With no worker registered at all (a fresh install,
+    workers not started yet) nothing can be known, so nothing is said.
     """
     known = sorted({name for w in store.worker_list() if w.kind == "worker"
                     for name in w.handlers})
-    if known and handler_name not in known:
-        raise InvalidInputError(
-            f"no running worker serves handler {handler_name!r} (known: {', '.join(known)}); "
-            "start a worker that has it, or pass --force (force=True in Python)")
+    if not known or handler_name in known:
+        return
+    sentence = f"no running worker serves handler {handler_name!r} (known: {', '.join(known)})"
+    if strict:
+        raise InvalidInputError(f"{sentence}; start a worker that has it, or leave out "
+                                "--strict (strict=False in Python) to store it all the same")
+    warnings.warn(f"{sentence}; stored all the same: it waits until a worker that has it "
+                  "starts", UnservedHandlerWarning, stacklevel=3)
 
 
 def check_not_managed(store: Store, name: str) -> None:
@@ -95,12 +103,14 @@ def check_not_managed(store: Store, name: str) -> None:
 
 
 def check_cron(store: Store, spec: CronSpec, rules: CronRules, now: datetime, *,
-               handler_changed: bool = True, force: bool = False) -> CronSpec:
-    """Every check a cron passes before it is stored; returns it unchanged."""
+               handler_changed: bool = True, force: bool = False,
+               strict: bool = False) -> CronSpec:
+    """Every check a cron passes before it is stored; returns it unchanged. `force` skips
+    the served-handler check, `strict` makes it refuse (see check_handler_served)."""
     check_cron_spec(spec, min_interval_seconds=rules.min_interval_seconds, now=now,
                     calendar=calendar_of(store, spec))
     if handler_changed and not force:
-        check_handler_served(store, spec.handler_name)
+        check_handler_served(store, spec.handler_name, strict=strict)
     return spec
 
 
@@ -176,13 +186,14 @@ def _check_field_types(fields: dict[str, Any]) -> None:
 
 
 def add_cron(store: Store, spec: CronSpec, rules: CronRules, clock: Clock, *,
-             force: bool = False) -> CronJob:
+             force: bool = False, strict: bool = False) -> CronJob:
     """Store a new cron; AlreadyExistsError if its name is taken."""
-    return store.cron_create(check_cron(store, spec, rules, clock.now(), force=force))
+    return store.cron_create(check_cron(store, spec, rules, clock.now(), force=force,
+                                        strict=strict))
 
 
 def edit_cron(store: Store, name: str, changes: Mapping[str, Any], rules: CronRules,
-              clock: Clock, *, force: bool = False) -> CronJob:
+              clock: Clock, *, force: bool = False, strict: bool = False) -> CronJob:
     """Change the given fields of a cron (a `name` renames it), after checking the result."""
     current = store.cron_get(name)
     check_not_managed(store, current.name)
@@ -191,13 +202,13 @@ def edit_cron(store: Store, name: str, changes: Mapping[str, Any], rules: CronRu
     changes = with_calendar(dict(changes), current.schedule)
     merged = _merged(current, changes)
     check_cron(store, merged, rules, clock.now(), handler_changed="handler_name" in changes,
-               force=force)
+               force=force, strict=strict)
     return store.cron_update(current.name, **changes)
 
 
 def declare_cron(store: Store, spec: CronSpec, rules: CronRules, clock: Clock, *,
-                 replace_existing: bool, keep_enabled: bool = True,
-                 force: bool = False, managed_by: str | None = None) -> CronJob:
+                 replace_existing: bool, keep_enabled: bool = True, force: bool = False,
+                 strict: bool = False, managed_by: str | None = None) -> CronJob:
     """Add a cron, or with `replace_existing` make the stored one match `spec`.
 
     What application start-up code calls on every boot: a cron already stored as
@@ -210,12 +221,12 @@ def declare_cron(store: Store, spec: CronSpec, rules: CronRules, clock: Clock, *
     caller is that file being applied (`managed_by`, jobu.operations.cron_files).
     """
     if not replace_existing:
-        return add_cron(store, spec, rules, clock, force=force)
+        return add_cron(store, spec, rules, clock, force=force, strict=strict)
     try:
         existing = store.cron_get(spec.name)
     except CronNotFoundError:
         try:
-            return add_cron(store, spec, rules, clock, force=force)
+            return add_cron(store, spec, rules, clock, force=force, strict=strict)
         except AlreadyExistsError:
             existing = store.cron_get(spec.name)  # another process was first
     if keep_enabled:
@@ -227,7 +238,7 @@ def declare_cron(store: Store, spec: CronSpec, rules: CronRules, clock: Clock, *
     if managed_by is None:
         check_not_managed(store, existing.name)
     check_cron(store, spec, rules, clock.now(),
-               handler_changed="handler_name" in changes, force=force)
+               handler_changed="handler_name" in changes, force=force, strict=strict)
     return store.cron_update(existing.name, **changes)
 
 

@@ -556,19 +556,39 @@ def test_cron_add_a_duplicate_name_is_refused(ready):
 
 
 def test_cron_add_checks_the_handler_against_running_workers(ready):
+    """An unserved handler: a warning and the cron stored (it waits for a worker), refused
+    with --strict, not even checked with --force."""
     ready.store.worker_register(WorkerInfo(id="host1-123", kind="worker", hostname="host1",
                                            pid=123, handlers=("report", "resize")))
-    unknown, forced, known = ready.run_all(
+    unknown, strict, forced, known = ready.run_all(
         ["cron", "add", "a", "--schedule", "@daily", "--handler", "typo"],
+        ["cron", "add", "s", "--schedule", "@daily", "--handler", "typo", "--strict"],
         ["cron", "add", "b", "--schedule", "@daily", "--handler", "typo", "--force"],
         ["cron", "add", "c", "--schedule", "@daily", "--handler", "resize"])
 
-    assert_refused(unknown, 65, says="no running worker serves handler 'typo' (known: report, "
-                                     "resize)")
-    assert "--force" in unknown.err
-    assert forced.code == 0, str(forced)
-    assert known.code == 0, str(known)
-    assert sorted(c.name for c in ready.store.cron_list()) == ["b", "c"]
+    served = "no running worker serves handler 'typo' (known: report, resize)"
+    assert unknown.code == 0, str(unknown)
+    assert unknown.err.startswith(f"jobu: warning: {served}; stored all the same"), str(unknown)
+    assert_refused(strict, 65, says=served)
+    assert "--strict" in strict.err
+    assert forced.code == 0 and forced.err == "", str(forced)
+    assert known.code == 0 and known.err == "", str(known)
+    assert sorted(c.name for c in ready.store.cron_list()) == ["a", "b", "c"]
+
+
+def test_enqueue_warns_of_an_unserved_handler_and_refuses_it_with_strict(ready):
+    ready.store.worker_register(WorkerInfo(id="host1-123", kind="worker", hostname="host1",
+                                           pid=123, handlers=("report",)))
+    warned, strict, served = ready.run_all(["enqueue", "typo"], ["enqueue", "typo", "--strict"],
+                                           ["enqueue", "report"])
+    assert warned.code == 0 and warned.out.strip().isdigit(), str(warned)
+    assert warned.err == ("jobu: warning: no running worker serves handler 'typo' (known: "
+                          "report); stored all the same: it waits until a worker that has it "
+                          "starts\n"), str(warned)
+    assert_refused(strict, 65, says="no running worker serves handler 'typo'")
+    assert served.code == 0 and served.err == "", str(served)
+    assert sorted(e.handler_name for e in ready.store.execution_list(ExecutionFilter()).items) \
+        == ["report", "typo"]
 
 
 # --- cron list, show -----------------------------------------------------------------------------

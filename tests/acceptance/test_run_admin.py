@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from jobu.model import DatabaseSpec
 from tests.servers import wait_until
 from tests.support.admin_site import config_dir
 

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from statistics import mean
@@ -22,9 +23,9 @@ import pytest
 
 from jobu import Client
 from jobu.configschema import WorkerConfig
-from jobu.errors import CronNotFoundError, InvalidInputError
+from jobu.errors import CronNotFoundError, InvalidInputError, UnservedHandlerWarning
 from jobu.handlers import discover_handlers, handler
-from jobu.model import ExecutionFilter, NewExecution, ParamSource, Status
+from jobu.model import ExecutionFilter, NewExecution, ParamSource, Status, WorkerInfo
 from jobu.worker import Worker
 from tests.conftest import spec_url
 from tests.servers import wait_until
@@ -284,3 +285,19 @@ def test_stats_after_real_runs_through_a_worker_match_the_history(client, store)
     assert client.stats("sleepy").success == 4 and client.stats("failing").failed == 2
     assert client.stats().skipped == 1
     assert json.dumps(client.stats().total) == "7"
+
+
+def test_an_unserved_handler_is_a_warning_and_strict_refuses_it(client, store):
+    """As `cron add` says it: the job is stored and waits for a worker that has the handler;
+    strict=True refuses it, force=True does not check."""
+    store.worker_register(WorkerInfo(id="host1-1", kind="worker", hostname="host1", pid=1,
+                                     handlers=("report",)))
+    with pytest.warns(UnservedHandlerWarning, match="no running worker serves handler 'typo'"):
+        client.add_cron_job("typo", "warned", hour=3)
+    with pytest.raises(InvalidInputError, match="no running worker serves handler 'typo'"):
+        client.add_cron_job("typo", "refused", hour=3, strict=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        client.add_cron_job("typo", "forced", hour=3, force=True)
+        client.add_cron_job("report", "served", hour=3, strict=True)
+    assert sorted(job.name for job in client.get_jobs()) == ["forced", "served", "warned"]

@@ -47,8 +47,9 @@ def create_cron():
     name = fields.pop("name")
     given = {key: value for key, value in fields.items() if value is not None}
     spec = spec_of(name, access.rules(), **given)
+    # strict: the API refuses an unserved handler (409/422 with the sentence); `force` accepts it.
     cron = operations.add_cron(access.store(), spec, access.rules(), access.clock(),
-                               force=force)
+                               force=force, strict=True)
     return jsonify(cron_document(cron)), 201
 
 
@@ -73,7 +74,7 @@ def edit_cron(name: str):
     spec = spec_of(merged.pop("name"), access.rules(), **merged)
     typed = {key: getattr(spec, key) for key in changes}
     cron = operations.edit_cron(store, current.name, typed, access.rules(), access.clock(),
-                                force=force)
+                                force=force, strict=True)
     return jsonify(cron_document(cron))
 
 

@@ -65,8 +65,9 @@ def create():
     form = CronForm.posted(request.form)
     try:
         spec = spec_of(form.values["name"], access.rules(), **form.fields())
+        # strict: the form shows the refusal beside the handler, and its "force" box.
         cron = operations.add_cron(access.store(), spec, access.rules(), access.clock(),
-                                   force=request.form.get("force") == "on")
+                                   force=request.form.get("force") == "on", strict=True)
     except JobuError as error:
         if isinstance(error, NotFoundError):
             raise
@@ -97,7 +98,8 @@ def update(name: str):
             flash("Nothing changed.")
             return redirect(url_for("crons.detail", name=current.name))
         cron = operations.edit_cron(store, current.name, changes, access.rules(),
-                                    access.clock(), force=request.form.get("force") == "on")
+                                    access.clock(), force=request.form.get("force") == "on",
+                                    strict=True)
     except JobuError as error:
         if isinstance(error, NotFoundError):
             raise
