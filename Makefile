@@ -6,7 +6,8 @@
 #   make test       test servers, both venvs, then its stages (packaging/run-tests.sh): lint,
 #                   pytest with the newest PyPI releases (.venv), with Debian 12's packages
 #                   (.venv-debian), with Debian 13's (in a Debian 13 root filesystem,
-#                   packaging/debian-env.sh), and the package suite (tests/package); each stage
+#                   packaging/debian-env.sh), the admin in headless Chromium (tests/browser;
+#                   installs chromium from apt), and the package suite (tests/package); each stage
 #                   timed; fails if any part fails
 #   make test-fast  unit tests only, in .venv
 #   make lint       ruff and import-linter (the import rules of DESIGN.md section 6)
@@ -18,6 +19,9 @@
 #   make test-package  the package suite alone: the .deb built in a clean room, installed and
 #                   driven in booted Debian 12 and 13 systemd containers (root); e.g.
 #                   make test-package PYTEST_ARGS='-k watchdog'
+#   make test-browser  the browser stage alone: headless Chromium drives the admin (tests/browser;
+#                   installs chromium and chromium-driver with apt), screenshots in
+#                   dist/test-artifacts/browser/
 #
 # PYTEST_ARGS is passed to pytest, e.g. make test PYTEST_ARGS='-x -k claim'.
 
@@ -35,7 +39,7 @@ PYTEST_ARGS ?=
 # A venv is rebuilt when what it is built from changes; otherwise it is left alone.
 VENV_INPUTS := setup.cfg pyproject.toml packaging/venv.sh packaging/apt-ensure.sh
 
-.PHONY: run test test-fast lint venv servers clean distclean deb test-package
+.PHONY: run test test-fast lint venv servers clean distclean deb test-package test-browser
 
 # `make run` uses this checkout's etc/jobu and keeps its SQLite database in ./var.
 RUN_ENV := JOBU_CONFIG_DIR=$(CURDIR)/etc/jobu JOBU_STATE_DIR=$(CURDIR)/var
@@ -82,13 +86,17 @@ lint: $(VENV)/.jobu-installed
 	exit $$status
 
 test: venv servers
-	@bash packaging/run-tests.sh --lint --debian13 --package $(VENV) $(DEBIAN_VENV) -- $(PYTEST_ARGS)
+	@bash packaging/run-tests.sh --lint --debian13 --browser --package $(VENV) $(DEBIAN_VENV) -- $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.jobu-installed
 	$(VENV)/bin/python -m pytest tests/unit $(PYTEST_ARGS)
 
 deb:
 	@bash packaging/build-deb.sh
+
+test-browser: $(VENV)/.jobu-installed
+	@bash packaging/apt-ensure.sh chromium chromium-driver
+	$(VENV)/bin/python -m pytest tests/browser $(PYTEST_ARGS)
 
 test-package: $(VENV)/.jobu-installed
 	$(VENV)/bin/python -m pytest tests/package $(PYTEST_ARGS)

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# packaging/run-tests.sh [--lint] [--package] [--debian13] VENV... [-- PYTEST_ARGS...]
+# packaging/run-tests.sh [--lint] [--package] [--debian13] [--browser] VENV... [-- PYTEST_ARGS...]
 # `make test` runs this: every stage, one after the other, each timed.
 #
 #   lint              (--lint) `make lint`: ruff and the import rules
-#   pytest-<env>      the whole suite but tests/package, once per VENV (.venv: the newest PyPI
-#                     releases; .venv-debian: Debian 12's packages, on Debian 12's python3)
+#   pytest-<env>      the whole suite but tests/package and tests/browser, once per VENV
+#                     (.venv: the newest PyPI releases; .venv-debian: Debian 12's packages, on
+#                     Debian 12's python3)
 #   pytest-debian13   (--debian13) the same suite on Debian 13's python3 and packages, in a
 #                     Debian 13 root filesystem (packaging/debian-env.sh)
+#   browser           (--browser) tests/browser, with the first VENV: headless Chromium drives the
+#                     admin under gunicorn with a worker running; Debian's chromium and
+#                     chromium-driver are installed first (packaging/apt-ensure.sh), for it only
 #   package           (--package) tests/package: the .deb built in a clean room, installed and
 #                     driven in booted Debian 12 and Debian 13 systemd containers
 #
@@ -18,12 +22,13 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
-lint=0 package=0 debian13=0 venvs=()
+lint=0 package=0 debian13=0 browser=0 venvs=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do
     case $1 in
         --lint) lint=1 ;;
         --package) package=1 ;;
         --debian13) debian13=1 ;;
+        --browser) browser=1 ;;
         *) venvs+=("$1") ;;
     esac
     shift
@@ -32,6 +37,8 @@ done
 pytest_args=("$@")
 # The package suite boots containers: bounded, so that a hang there leaves time for the report.
 package_timeout=${JOBU_PACKAGE_TIMEOUT:-2400}
+# The browser stage takes a minute or two (installing chromium the first time included).
+browser_timeout=${JOBU_BROWSER_TIMEOUT:-900}
 
 describe() {
     case $(basename "$1") in
@@ -95,12 +102,27 @@ stage() {
 for venv in "${venvs[@]}"; do
     IFS='|' read -r name what <<<"$(describe "$venv")"
     stage "pytest-$name" "$what, $venv" \
-        "$venv/bin/python" -m pytest --ignore=tests/package "${pytest_args[@]}"
+        "$venv/bin/python" -m pytest --ignore=tests/package --ignore=tests/browser \
+        "${pytest_args[@]}"
 done
 
 if [ "$debian13" = 1 ]; then
     stage pytest-debian13 "Debian 13 packages, in a Debian 13 root filesystem" \
-        bash packaging/debian-env.sh trixie -- --ignore=tests/package "${pytest_args[@]}"
+        bash packaging/debian-env.sh trixie -- --ignore=tests/package --ignore=tests/browser \
+        "${pytest_args[@]}"
+fi
+
+# browser_tests VENV: the browser first (should apt fail, the tests say so: they fail under
+# CI=true and are skipped elsewhere), then tests/browser, bounded like the package suite.
+browser_tests() {
+    bash packaging/apt-ensure.sh chromium chromium-driver \
+        || echo "browser: installing chromium and chromium-driver failed (apt's output above)"
+    timeout --kill-after=30 "$browser_timeout" \
+        "$1/bin/python" -m pytest tests/browser "${pytest_args[@]}"
+}
+
+if [ "$browser" = 1 ]; then
+    stage browser "the admin in headless Chromium, ${venvs[0]}" browser_tests "${venvs[0]}"
 fi
 
 if [ "$package" = 1 ]; then

@@ -51,7 +51,7 @@ pypi)
         echo "venv $dir: creating with ${PYTHON:-python3} ($(command -v "${PYTHON:-python3}"))"
         "${PYTHON:-python3}" -m venv --upgrade-deps "$dir"
     fi
-    pip_install "$dir" --upgrade --upgrade-strategy eager -e '.[admin,queue,test,lint]'
+    pip_install "$dir" --upgrade --upgrade-strategy eager -e '.[admin,queue,test,lint,browser]'
     ;;
 debian)
     bash packaging/apt-ensure.sh "${debian_packages[@]}"
