@@ -55,6 +55,10 @@ class DispatcherConfig:
     #: Days a finished execution is kept, for each final status; 0 keeps it for ever.
     retention_days: Mapping[Status, int] = field(
         default_factory=lambda: dict(DEFAULT_RETENTION_DAYS))
+    #: Days a row of jobu-admin's audit log is kept; 0 keeps it for ever.
+    audit_retention_days: int = 365
+    #: host:port where the daemon serves jobu's Prometheus metrics; None: nowhere.
+    metrics_bind: str | None = None
     log_level: str = DEFAULT_LOG_LEVEL
     log_format: str = DEFAULT_LOG_FORMAT
 
@@ -85,6 +89,8 @@ class WorkerConfig:
     #: The databases of database.yaml that handlers may use; load_config lists every one
     #: when worker.yaml does not say.
     databases: tuple[str, ...] = ()
+    #: host:port where the daemon serves jobu's Prometheus metrics; None: nowhere.
+    metrics_bind: str | None = None
     log_level: str = DEFAULT_LOG_LEVEL
     log_format: str = DEFAULT_LOG_FORMAT
 
@@ -143,6 +149,8 @@ class QueueConfig:
     max_message_bytes: int = 1_000_000
     #: Where a partition with no stored position starts: earliest or latest.
     start_from: str = "earliest"
+    #: host:port where the daemon serves jobu's Prometheus metrics; None: nowhere.
+    metrics_bind: str | None = None
     log_level: str = DEFAULT_LOG_LEVEL
     log_format: str = DEFAULT_LOG_FORMAT
 
@@ -161,8 +169,19 @@ class AdminConfig:
     threads: int = 4
     timeout_seconds: float = 30.0
     graceful_timeout_seconds: float = 30.0
+    #: /metrics open to everyone (true), or like every page to signed-in users and API tokens.
+    metrics_public: bool = False
     log_level: str = DEFAULT_LOG_LEVEL
     log_format: str = DEFAULT_LOG_FORMAT
+    #: Sign-in is refused (429) after this many failures for one user name, or from one
+    #: client address, within login_window_seconds.
+    login_attempts: int = 5
+    login_window_seconds: float = 600.0
+    #: The session cookie's Secure flag: "auto" (when the request came over HTTPS), "true"
+    #: or "false".
+    secure_cookies: str = "auto"
+    #: Trust X-Forwarded-Proto/For/Host from one reverse proxy in front of the admin.
+    proxy_headers: bool = False
 
 
 def default_of(cls: type, name: str) -> Any:
@@ -287,6 +306,19 @@ class ChoiceField(TypedField):
 
     def convert(self, value: str) -> str:
         return self.canonical[value.casefold()]
+
+
+class SwitchField(ChoiceField):
+    """true, false or another word of `choices` ("auto"), returned as the word: YAML reads an
+    unquoted true or false as a boolean, which is taken as the word it spells."""
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, bool) or super().accepts(value)
+
+    def convert(self, value: Any) -> str:
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        return super().convert(value)
 
 
 class StatusField(TypedField):
@@ -602,6 +634,8 @@ class DispatcherSchema(DaemonSchema):
     # Only what the file says: load_config lays it over DEFAULT_RETENTION_DAYS.
     retention_days = MappingField(keys=StatusField(), values=IntegerField(validate=at_least(0)),
                                   load_default=dict)
+    audit_retention_days = IntegerField(validate=at_least(0))
+    metrics_bind = TextField(allow_none=True, validate=host_and_port)
 
     @validates_schema(skip_on_field_errors=False)
     def check_sleep(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -628,6 +662,7 @@ class WorkerSchema(DaemonSchema):
     # None, not the dataclass's (): "not said", which load_config reads as every database.
     databases = ListField(TextField(validate=name_like), allow_none=True, load_default=None,
                           validate=no_duplicates)
+    metrics_bind = TextField(allow_none=True, validate=host_and_port)
 
     @validates_schema(skip_on_field_errors=False)
     def check_heartbeat(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -708,6 +743,7 @@ class QueueSchema(DaemonSchema):
     lease_seconds = FloatField(validate=between(2, 3600))
     max_message_bytes = IntegerField(validate=between(1, 100_000_000))
     start_from = ChoiceField(("earliest", "latest"))
+    metrics_bind = TextField(allow_none=True, validate=host_and_port)
 
     @validates_schema(skip_on_field_errors=False)
     def check_enabled(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -738,6 +774,11 @@ class AdminSchema(DaemonSchema):
     threads = IntegerField(validate=between(1, 256))
     timeout_seconds = FloatField(validate=above(0))
     graceful_timeout_seconds = FloatField(validate=at_least(0))
+    metrics_public = BooleanField()
+    login_attempts = IntegerField(validate=between(1, 1000))
+    login_window_seconds = FloatField(validate=between(1, 86400))
+    secure_cookies = SwitchField(("auto", "true", "false"))
+    proxy_headers = BooleanField()
 
     @validates_schema(skip_on_field_errors=False)
     def check_secret_sources(self, data: dict[str, Any], **kwargs: Any) -> None:

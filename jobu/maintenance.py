@@ -12,7 +12,8 @@ One pass, every ``maintenance_interval_seconds`` of dispatcher.yaml:
    are deleted, ``prune_batch_size`` at a time; a status kept 0 days is kept for
    ever. jobu-queued's dead letters are kept as long as FAILED executions
    (``retention_days.FAILED``: a message that could not run is a failure to look at), by
-   the same batches (``Store.dead_letter_prune``).
+   the same batches (``Store.dead_letter_prune``), and jobu-admin's audit log for
+   ``audit_retention_days`` (0: for ever).
 3. **Workers.** Rows of daemons that stopped heartbeating long ago are removed
    (a live one that was only paused registers again at its next heartbeat).
 
@@ -33,6 +34,7 @@ from datetime import datetime
 
 from jobu.configschema import DispatcherConfig
 from jobu.model import Status
+from jobu.operations.audit import prune_audit
 from jobu.store import Store
 
 log = logging.getLogger("jobu.maintenance")
@@ -52,6 +54,7 @@ class MaintenanceTally:
     rescued: int = 0
     pruned: int = 0
     dead_letters_pruned: int = 0
+    audit_pruned: int = 0
     workers_pruned: int = 0
 
 
@@ -89,6 +92,8 @@ class Maintenance:
         dead_letter_days = self.settings.retention_days.get(Status.FAILED, 0)
         if dead_letter_days > 0:
             yield from self._prune_dead_letters(dead_letter_days, stamp)
+        if self.settings.audit_retention_days > 0:
+            yield from self._prune_audit(self.settings.audit_retention_days, stamp)
         self.tally.workers_pruned = self.store.worker_prune(self.dead_worker_seconds, now=stamp)
         if self.tally.workers_pruned:
             log.info("forgot %d daemon(s) silent for over %g s", self.tally.workers_pruned,
@@ -128,6 +133,15 @@ class Maintenance:
         if self.tally.dead_letters_pruned:
             log.info("pruned %d dead letters received over %d days ago",
                      self.tally.dead_letters_pruned, days)
+
+    def _prune_audit(self, days: int, stamp: datetime | None) -> Iterator[None]:
+        for deleted in prune_audit(self.store, days, batch_size=self.settings.prune_batch_size,
+                                   now=stamp):
+            self.tally.audit_pruned += deleted
+            yield
+        if self.tally.audit_pruned:
+            log.info("pruned %d audit log rows written over %d days ago",
+                     self.tally.audit_pruned, days)
 
 
 def rescue_batch(store: Store, stamp: datetime | None = None) -> int:

@@ -240,6 +240,8 @@ class ExecutionFilter:
     #: Inclusive lower and exclusive upper bound on scheduled_time.
     since: datetime | None = None
     until: datetime | None = None
+    #: Only these executions (the admin's live refresh of the rows a page shows).
+    ids: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,10 @@ from typing import Any
 
 from flask import Flask
 
-from jobu.admin import access, formatting, health, refusals, security, signin
+from jobu.admin import access, formatting, health, metrics_view, refusals, security, signin
 from jobu.admin.api import bp as api_bp
-from jobu.admin.views import crons, dead_letters, jobs, overview, workers
+from jobu.admin.views import audit, crons, dead_letters, jobs, overview, workers
+from jobu.admin.views.docs import bp as docs_bp
 from jobu.clock import SystemClock
 from jobu.config import load_config
 from jobu.store import open_store
@@ -40,9 +41,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     access.install(app, config=config, store=store, clock=clock)
     atexit.register(store.close)
     security.init_app(app)
+    security.init_transport(app, config.admin)
+    audit.init_app(app)
     formatting.init_app(app)
     refusals.init_app(app)
-    for blueprint in (health.bp, signin.bp, overview.bp, crons.bp, jobs.bp, workers.bp,
-                      dead_letters.bp, api_bp):
+    for blueprint in (health.bp, metrics_view.bp, signin.bp, overview.bp, crons.bp, jobs.bp,
+                      workers.bp, dead_letters.bp, audit.bp, api_bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(docs_bp)  # /docs: the API's document, for people
     return app

@@ -1,11 +1,12 @@
 """Who may do what: signing in is required, roles are checked, forms carry CSRF tokens.
 
 Every view says what it needs with a decorator (`requires(Role.OPERATOR, action=True)`)
-or `public`; a view that says nothing needs a signed-in viewer. One before-request
-gate applies, in order:
+or `public`, or `public_if("metrics_public")` (open when that admin.yaml switch is true); a
+view that says nothing needs a signed-in viewer. One before-request gate applies, in order:
 
 1. who is asking: an API token (``Authorization: Bearer …``) or the signed-in session;
-2. nobody: pages redirect to /login, the API answers 401;
+2. nobody: pages redirect to /login, the API (and a `public_if` view, read by programs)
+   answers 401;
 3. a state-changing request (POST, PUT, PATCH, DELETE) by a session must carry the
    session's CSRF token (form field ``csrf_token`` or header ``X-CSRF-Token``): 400;
    a request with an API token carries no cookie, so a forged page cannot send one;
@@ -26,10 +27,12 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Flask, current_app, g, redirect, request, session
+from flask.sessions import SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from jobu.admin import access
 from jobu.admin.refusals import refuse
-from jobu.config import Config
+from jobu.config import AdminConfig, Config
 from jobu.errors import ConfigError
 from jobu.operations.users import AdminUser, Role, find_user, user_for_api_token
 
@@ -46,6 +49,9 @@ class Access:
 
     role: Role | None
     action: bool = False
+    #: The boolean of admin.yaml (an AdminConfig field) that opens this view to everyone when
+    #: true; such a view is read by programs, so without it a signed-out request gets 401.
+    opened_by: str | None = None
 
 
 #: The access of a view that declares none.
@@ -67,8 +73,23 @@ def public(view: Callable) -> Callable:
     return view
 
 
+def public_if(setting: str, *, otherwise: Role = Role.VIEWER) -> Callable:
+    """Declare a view open to everyone when admin.yaml's boolean `setting` is true, and
+    needing `otherwise` (a session or an API token) when it is not (/metrics)."""
+    def mark(view: Callable) -> Callable:
+        view.jobu_access = Access(otherwise, opened_by=setting)
+        return view
+    return mark
+
+
 def access_of(app: Flask, endpoint: str) -> Access:
     return getattr(app.view_functions[endpoint], "jobu_access", DEFAULT_ACCESS)
+
+
+def is_open(needed: Access) -> bool:
+    """Whether a view of this access needs nobody signed in, with this admin's configuration."""
+    return needed.role is None or (
+        needed.opened_by is not None and bool(getattr(access.config().admin, needed.opened_by)))
 
 
 def current_user() -> AdminUser | None:
@@ -155,9 +176,11 @@ def gate() -> Any:
     needed = access_of(current_app, request.endpoint)
     if needed == PUBLIC and request.endpoint.startswith("health."):
         return None
+    if needed.opened_by is not None and is_open(needed):
+        return None  # opened by admin.yaml: nobody is asked who they are
     g.user, g.via_token = _identify()
     if needed.role is not None and g.user is None:
-        if is_api_request() or g.via_token:
+        if is_api_request() or g.via_token or needed.opened_by is not None:
             return refuse(401, "unauthenticated",
                           "sign in, or send an API token: Authorization: Bearer <token> "
                           "(jobu admin user token NAME makes one)")
@@ -188,6 +211,29 @@ def security_headers(response: Any) -> Any:
     return response
 
 
+class SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed cookie sessions, with the Secure flag decided per request when
+    admin.yaml says ``secure_cookies: auto`` (Flask's SESSION_COOKIE_SECURE is one value for
+    every request): set when the request came over HTTPS, as the browser then sends it back."""
+
+    def __init__(self, secure: str) -> None:
+        self.secure = secure
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        if self.secure == "auto":
+            return request.is_secure
+        return self.secure == "true"
+
+
+def init_transport(app: Flask, settings: AdminConfig) -> None:
+    """admin.yaml's `secure_cookies`, and `proxy_headers`: trust one reverse proxy's
+    X-Forwarded-Proto, -For and -Host, so that a request it received over TLS is HTTPS here
+    (Secure cookies, HSTS) and the client's address is the one the audit log records."""
+    app.session_interface = SessionCookies(settings.secure_cookies)
+    if settings.proxy_headers:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+
+
 def init_app(app: Flask) -> None:
     app.before_request(gate)
     app.after_request(security_headers)
@@ -195,5 +241,6 @@ def init_app(app: Flask) -> None:
                                  read_only=access.read_only, Role=Role)
 
 
-__all__ = ["Access", "access_of", "csrf_token", "current_user", "init_app", "public",
-           "requires", "secret_key", "sign_in", "sign_out"]
+__all__ = ["Access", "access_of", "csrf_token", "current_user", "init_app", "init_transport",
+           "is_open", "public",
+           "public_if", "requires", "secret_key", "sign_in", "sign_out"]

@@ -44,7 +44,8 @@ def cmd_dispatcher(ctx: Context) -> int:
     settings = ctx.config.dispatcher  # a configuration that does not load exits 78 here
     if not ctx.args.once:
         return run_daemon(ctx, build_dispatcher, log_level=settings.log_level,
-                          log_format=settings.log_format, reload_config=ctx.load_config)
+                          log_format=settings.log_format, reload_config=ctx.load_config,
+                          metrics_bind=settings.metrics_bind)
     setup_logging(settings.log_level, settings.log_format, journal=stderr_is_journal())
     dispatcher = Dispatcher(ctx.store, settings, listen=False,
                             worker_heartbeat_seconds=ctx.config.worker.heartbeat_interval_seconds,

@@ -40,9 +40,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     listing.add_argument("--source", choices=[p.value for p in ParamSource],
                          help="only executions from crons, events or manual enqueues")
     listing.add_argument("--since", metavar="TIME",
-                         help="scheduled at or after TIME: ISO 8601 (UTC unless it says) or "
-                              "an age such as 30m, 2h, 7d")
-    listing.add_argument("--until", metavar="TIME", help="scheduled before TIME (as --since)")
+                         help="scheduled (for crons: the tick; else: created) at or after "
+                              "TIME: ISO 8601 (UTC unless it gives an offset) or an age such "
+                              "as 30m, 2h, 7d")
+    listing.add_argument("--until", metavar="TIME",
+                         help="scheduled before TIME (as --since); --before-id pages within "
+                              "the range")
     listing.add_argument("--limit", type=int, default=50, help="rows per page (default 50)")
     listing.add_argument("--before-id", type=int, metavar="ID",
                          help="the page after this id (printed at the end of a full page)")
@@ -105,9 +108,9 @@ def cmd_list(ctx: Context) -> int:
     page = operations.list_executions(
         ctx.store, statuses=args.status, status_name="--status",
         cron_name=args.cron, handler_name=args.handler, source=args.source,
-        since=parse_time(args.since, now, "--since") if args.since else None,
-        until=parse_time(args.until, now, "--until") if args.until else None,
-        limit=args.limit, before_id=args.before_id, limit_name="--limit")
+        since=_time_option(args.since, now, "--since"),
+        until=_time_option(args.until, now, "--until"), since_name="--since",
+        until_name="--until", limit=args.limit, before_id=args.before_id, limit_name="--limit")
     if ctx.json:
         print_json({"items": page.items, "next_before_id": page.next_cursor})
         return 0
@@ -211,6 +214,12 @@ def cmd_enqueue(ctx: Context) -> int:
     if ctx.json:
         print_json(created)
     return 0
+
+
+def _time_option(text: str | None, now: datetime, option: str) -> datetime | None:
+    """An age (30m, 2h, 7d) before `now` or an ISO 8601 time; None when not given. The
+    sentence of a refusal names both forms (the admin's `from` and `to` take only times)."""
+    return parse_time(text, now, option) if text else None
 
 
 def _attempts(execution: Execution) -> str:

@@ -103,7 +103,8 @@ def cmd_queued(ctx: Context) -> int:
             notifier.ready(status="disabled: " + DISABLED)
         return 0
     return run_daemon(ctx, build_consumer, log_level=settings.log_level,
-                      log_format=settings.log_format, reload_config=ctx.load_config)
+                      log_format=settings.log_format, reload_config=ctx.load_config,
+                      metrics_bind=settings.metrics_bind)
 
 
 # --- jobu queue send -----------------------------------------------------------------------

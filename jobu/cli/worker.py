@@ -64,4 +64,4 @@ def cmd_worker(ctx: Context) -> int:
     return run_daemon(
         ctx, build,
         log_level=config.worker.log_level, log_format=config.worker.log_format,
-        reload_config=ctx.load_config, notifier=notifier)
+        reload_config=ctx.load_config, notifier=notifier, metrics_bind=config.worker.metrics_bind)

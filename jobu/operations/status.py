@@ -9,10 +9,14 @@ from jobu.model import WorkerInfo
 from jobu.operations.crons import next_fire_time
 from jobu.store import Store
 
-__all__ = ["NextFire", "SchedulerStatus", "scheduler_status", "served_handlers"]
+__all__ = ["LiveDaemons", "NextFire", "SchedulerStatus", "live_daemons", "scheduler_status",
+           "served_handlers"]
 
 #: How many of the next fire times scheduler_status lists.
 NEXT_FIRES = 5
+#: At most this many unplanned or due crons have their next fire time computed from their
+#: schedule (with a dispatcher running there are none, or a few just changed).
+UNPLANNED_READ = 200
 
 
 @dataclass(frozen=True)
@@ -42,20 +46,40 @@ class SchedulerStatus:
 
 
 def scheduler_status(store: Store) -> SchedulerStatus:
-    """Read the status; fire times are computed from the database's clock."""
+    """Read the status, at the database's clock.
+
+    The next fire times are the dispatcher's plan (each cron's next_tick_at, which follows
+    business calendars), the soonest read along its index: the cost does not grow with the
+    number of crons. Crons it has not planned yet (new or changed ones), or whose planned
+    tick is due and not yet made (no dispatcher running), have theirs computed from their
+    schedule instead, at most UNPLANNED_READ of them.
+    """
     now = store.database_now()
     daemons = store.worker_list()
-    crons = store.cron_list()
-    upcoming = []
-    for cron in crons:
-        if cron.is_enabled and (at := next_fire_time(cron, now)) is not None:
+    crons, enabled = store.cron_counts()
+    upcoming = [NextFire(name, at) for name, at in store.cron_soonest_planned(now, NEXT_FIRES)]
+    for cron in store.cron_due(now, limit=UNPLANNED_READ):
+        if (at := next_fire_time(cron, now)) is not None:
             upcoming.append(NextFire(cron.name, at))
     upcoming.sort(key=lambda fire: (fire.at, fire.name))
     return SchedulerStatus(
         dispatchers=[d for d in daemons if d.kind == "dispatcher"],
         workers=[d for d in daemons if d.kind == "worker"],
-        crons=len(crons), enabled_crons=sum(1 for c in crons if c.is_enabled),
-        next_fires=upcoming[:NEXT_FIRES], checked_at=now)
+        crons=crons, enabled_crons=enabled, next_fires=upcoming[:NEXT_FIRES], checked_at=now)
+
+
+@dataclass(frozen=True)
+class LiveDaemons:
+    """The registered daemons, and the database's clock when they were read."""
+
+    daemons: list[WorkerInfo]
+    checked_at: datetime
+
+
+def live_daemons(store: Store) -> LiveDaemons:
+    """The rows of the `workers` table (dispatchers, workers, jobu-queued), at the database's
+    clock: what the workers page shows, without scheduler_status's crons."""
+    return LiveDaemons(daemons=store.worker_list(), checked_at=store.database_now())
 
 
 def served_handlers(store: Store) -> list[str]:

@@ -53,6 +53,7 @@ from jobu.model import (
     WorkerInfo,
 )
 from jobu.store import migrate, rows
+from jobu.store.audit import AuditMethods
 from jobu.store.decisions import DecisionLogMethods
 from jobu.store.listener import CRONS_CHANNEL, EXECUTIONS_CHANNEL
 from jobu.store.queries import load_queries
@@ -179,7 +180,7 @@ class CronOutlook:
     next_tick_at: datetime | None
 
 
-class Store(DecisionLogMethods, QueueMethods):
+class Store(DecisionLogMethods, QueueMethods, AuditMethods):
     """jobu's tables in one database."""
 
     def __init__(self, database: Database) -> None:
@@ -299,6 +300,18 @@ class Store(DecisionLogMethods, QueueMethods):
         changed = self._write(lambda c: c.execute(self._q["cron_mark_ticked"], {
             "id": job_id, "last_tick_at": last_tick_at, "next_tick_at": next_tick_at}))
         return changed > 0
+
+    def cron_counts(self) -> tuple[int, int]:
+        """How many crons there are, and how many of them are enabled."""
+        row = self._read(lambda c: c.fetch_one(self._q["cron_counts"]))
+        return int(row["crons"]), int(row["enabled"])
+
+    def cron_soonest_planned(self, now: datetime, limit: int) -> list[tuple[str, datetime]]:
+        """The `limit` soonest planned ticks after `now` of enabled crons, as (name, tick):
+        what the dispatcher planned (next_tick_at), read along its index."""
+        found = self._read(lambda c: c.fetch_all(self._q["cron_soonest_planned"],
+                                                 {"now": now, "limit": int(limit)}))
+        return [(row["name"], self._time(row["next_tick_at"])) for row in found]
 
     def cron_due(self, now: datetime, limit: int = 500, *,
                  known: Mapping[int, CronJob] | None = None) -> list[CronJob]:
@@ -608,17 +621,29 @@ class Store(DecisionLogMethods, QueueMethods):
     def execution_list(self, where: ExecutionFilter | None = None, *, limit: int = 50,
                        cursor: int | None = None) -> ExecutionPage:
         """One page of executions, newest first (keyset pagination on the id)."""
-        where = where or ExecutionFilter()
-        statuses = tuple(str(s) for s in where.statuses or ())
-        params = {
-            "cursor": cursor, "any_status": not statuses, "statuses": statuses or ("",),
-            "job_id": where.job_id, "handler_name": where.handler_name,
-            "param_source": str(where.param_source) if where.param_source else None,
-            "since": where.since, "until": where.until, "limit": limit + 1,
-        }
+        params = {**self._execution_filter_params(where or ExecutionFilter()),
+                  "cursor": cursor, "limit": limit + 1}
         found = self._read(lambda c: c.fetch_all(self._q["execution_list"], params))
         items = [rows.execution_from_row(row, self._time) for row in found[:limit]]
         return ExecutionPage(items, items[-1].id if len(found) > limit else None)
+
+    def _execution_filter_params(self, where: ExecutionFilter) -> dict[str, Any]:
+        statuses = tuple(str(s) for s in where.statuses or ())
+        return {
+            "any_status": not statuses, "statuses": statuses or ("",),
+            "any_id": where.ids is None, "ids": tuple(where.ids or ()) or (0,),
+            "job_id": where.job_id, "handler_name": where.handler_name,
+            "param_source": str(where.param_source) if where.param_source else None,
+            "since": where.since, "until": where.until,
+        }
+
+    def execution_list_states(self, where: ExecutionFilter,
+                              limit: int) -> list[tuple[int, Status]]:
+        """The id and status of up to `limit` executions `where` matches, newest first: what a
+        bulk retry or cancel counts and acts on, without reading whole rows."""
+        params = {**self._execution_filter_params(where), "limit": limit}
+        found = self._read(lambda c: c.fetch_all(self._q["execution_list_states"], params))
+        return [(row["id"], Status(row["status"])) for row in found]
 
     def execution_errors(self, execution_id: int) -> list[AttemptError]:
         """The error that ended each failed attempt, oldest first."""
@@ -1109,6 +1134,102 @@ class Store(DecisionLogMethods, QueueMethods):
             return True
         if not self._write(work):
             raise NotFoundError(f"no calendar named {name!r} (see `jobu calendar list`)")
+
+    # --- metrics
+
+    def metrics_read(self, now: datetime, *, finished_since: datetime,
+                     heartbeat_since: datetime) -> dict[str, Any]:
+        """What /metrics reports, read in one transaction, each part along an index:
+
+        * ``active``: status -> count of the executions not finished yet;
+        * ``waiting``: queue -> (count, oldest run_after) of the runnable executions
+          (PENDING or RETRY whose run_after has come by `now`);
+        * ``finished``: final status -> count of the executions that ended in
+          (`finished_since`, `now`];
+        * ``timed``, ``avg_duration``, ``p95_duration``: the runs among those (SUCCESS,
+          FAILED, TIMEOUT, started) and their durations in seconds (p95 by nearest rank);
+        * ``scheduled``, ``avg_lateness``, ``p95_lateness``: the runs among those with a
+          scheduled time, and how late they started;
+        * ``daemons``: kind -> registered daemons with a heartbeat since `heartbeat_since`;
+        * ``dead_letters``: how many dead letters jobu-queued keeps.
+        """
+        window = {"since": finished_since, "now": now}
+
+        def rank_of(conn: Connection, query: str, count: int) -> float | None:
+            if not count:
+                return None
+            return _float(conn.fetch_value(self._q[query],
+                                           {**window, "rank": math.ceil(0.95 * count) - 1}))
+
+        def work(conn: Connection) -> dict[str, Any]:
+            timing = conn.fetch_one(self._q["metrics_finished_timing"], window) or {}
+            timed, scheduled = int(timing.get("timed") or 0), int(timing.get("scheduled") or 0)
+            return {
+                "active": {row["status"]: int(row["count"]) for row in
+                           conn.fetch_all(self._q["metrics_active_counts"])},
+                "waiting": {row["queue"]: (int(row["waiting"]), self._time(row["oldest"]))
+                            for row in conn.fetch_all(self._q["metrics_queue_waiting"],
+                                                      {"now": now})},
+                "finished": {row["status"]: int(row["count"]) for row in
+                             conn.fetch_all(self._q["metrics_finished_counts"], window)},
+                "timed": timed, "avg_duration": _float(timing.get("avg_duration")),
+                "p95_duration": rank_of(conn, "metrics_duration_rank", timed),
+                "scheduled": scheduled, "avg_lateness": _float(timing.get("avg_lateness")),
+                "p95_lateness": rank_of(conn, "metrics_lateness_rank", scheduled),
+                "daemons": {row["kind"]: int(row["count"]) for row in conn.fetch_all(
+                    self._q["metrics_live_daemons"], {"since": heartbeat_since})},
+                "dead_letters": int(conn.fetch_value(self._q["metrics_dead_letters"]) or 0),
+            }
+        return self._read(work)
+
+    # --- admin charts
+
+    def execution_recent_for_crons(self, job_ids: Iterable[int], per_cron: int
+                                   ) -> dict[int, list[tuple[Status, datetime | None,
+                                                             datetime | None]]]:
+        """The newest `per_cron` executions of each cron in `job_ids`, newest first, as
+        (status, started_at, finished_at), by cron id: one query along job_executions_job
+        whatever the number of crons or the length of their histories."""
+        wanted = sorted(set(job_ids))
+        if not wanted or per_cron < 1:
+            return {}
+        found = self._read(lambda c: c.fetch_all(
+            self._q["admin_recent_runs"],
+            {"job_ids": wanted, "limit": per_cron, "offset": per_cron - 1}))
+        recent: dict[int, list[tuple[Status, datetime | None, datetime | None]]] = {}
+        for row in found:
+            recent.setdefault(int(row["job_id"]), []).append(
+                (Status(row["status"]), self._time(row["started_at"]),
+                 self._time(row["finished_at"])))
+        return recent
+
+    def execution_finished_by_hour(self, since: datetime, until: datetime
+                                   ) -> list[dict[str, Any]]:
+        """Executions that finished (SUCCESS, FAILED, TIMEOUT) in [since, until), grouped by
+        UTC hour and status: ``hour`` (text "YYYY-MM-DD HH"), ``status``, ``finished``, and
+        ``lateness_sum`` / ``lateness_count`` (seconds late at start, of those with a
+        scheduled time), read along job_executions_finished."""
+        found = self._read(lambda c: c.fetch_all(self._q["admin_finished_by_hour"],
+                                                 {"since": since, "until": until}))
+        return [{"hour": str(row["hour"]), "status": Status(row["status"]),
+                 "finished": int(row["finished"]),
+                 "lateness_sum": _float(row["lateness_sum"]) or 0.0,
+                 "lateness_count": int(row["lateness_count"] or 0)} for row in found]
+
+    def cron_page_by_name(self, *, after: str | None, text: str, enabled: bool | None,
+                          limit: int) -> tuple[list[CronJob], int]:
+        """Up to `limit` crons by name after `after`, whose name or handler contains `text`
+        (any case; "" for all) and whose enabled flag is `enabled` (None: either), and how
+        many crons match over every page; along the unique index on name."""
+        escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params = {"after": after, "pattern": f"%{escaped}%" if text else None,
+                  "enabled": enabled, "limit": limit}
+
+        def work(conn: Connection) -> tuple[list[dict[str, Any]], int]:
+            return (conn.fetch_all(self._q["admin_cron_page"], params),
+                    int(conn.fetch_value(self._q["admin_cron_count"], params) or 0))
+        found, matched = self._read(work)
+        return [rows.cron_from_row(row, self._time) for row in found], matched
 
 def _with_ticks(cron: CronJob, last_tick_at: datetime | None,
                 next_tick_at: datetime | None) -> CronJob:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import pytest
 
-from jobu.admin.security import PUBLIC, UNSAFE_METHODS, access_of
+from jobu.admin import create_app
+from jobu.admin.security import PUBLIC, UNSAFE_METHODS, access_of, is_open
 from jobu.model import NewExecution
 from jobu.operations.users import Role
-from tests.support.admin_site import ROLES, AdminSite
+from tests.conftest import spec_url
+from tests.support.admin_site import ROLES, AdminSite, config_dir
 
 pytestmark = pytest.mark.parametrize("dialect", ["sqlite"], indirect=True)
 
@@ -85,7 +87,7 @@ def refused_how(response) -> str:
         if body is not None:
             return body["error"]["code"]
         text = response.get_data(as_text=True)
-        for code in ("csrf", "read_only", "forbidden"):
+        for code in ("csrf", "read_only", "forbidden", "unauthenticated"):
             if f'data-code="{code}"' in text:
                 return code
         return "allowed"  # a page that answered itself: a refused filter, a wrong password
@@ -96,8 +98,13 @@ def expected(app, endpoint: str, url: str, role: Role | None) -> str:
     needed = access_of(app, endpoint)
     if needed == PUBLIC:
         return "allowed"
+    if needed.opened_by is not None:  # read by programs: open as configured, else 401
+        with app.app_context():
+            if is_open(needed):
+                return "allowed"
     if role is None:
-        return "unauthenticated" if url.startswith("/api/") else "login"
+        return ("unauthenticated" if url.startswith("/api/") or needed.opened_by is not None
+                else "login")
     return "allowed" if role.allows(needed.role) else "forbidden"
 
 
@@ -159,3 +166,19 @@ def test_read_only_refuses_every_action_to_everyone(read_only_site):
     assert site.store.execution_get(1).status == "PENDING"
     # reading still works
     assert site.client(Role.VIEWER).get("/crons").status_code == 200
+
+
+def test_a_view_admin_yaml_opens_is_open_to_everyone_only_when_it_says_so(site, db_spec,
+                                                                        tmp_path):
+    opened = [(endpoint, url) for endpoint, method, url in routes(site.app)
+              if access_of(site.app, endpoint).opened_by is not None]
+    assert ("metrics.metrics", "/metrics") in opened
+    for _endpoint, url in opened:
+        assert refused_how(site.client(None).get(url)) == "unauthenticated", url
+    open_app = create_app({"JOBU_CONFIG_DIR": config_dir(tmp_path / "open", spec_url(db_spec),
+                                                         metrics_public=True), "TESTING": True})
+    try:
+        for _endpoint, url in opened:
+            assert refused_how(open_app.test_client().get(url)) == "allowed", url
+    finally:
+        open_app.extensions["jobu"]["store"].close()

@@ -1,4 +1,5 @@
-"""The admin's /health on every database: 200 when usable, 503 with the reason when not."""
+"""The admin's /health and /ready on every database: /health answers 200 while the process
+does; /ready is 200 when the jobs database is usable, 503 with the reason when not."""
 
 from __future__ import annotations
 
@@ -12,31 +13,39 @@ from tests.conftest import spec_url
 from tests.support.admin_site import config_dir
 
 
-def test_health_is_ok_on_a_migrated_database(store, db_spec, tmp_path):
+def test_ready_on_a_migrated_database(store, db_spec, tmp_path):
     app = create_app({"JOBU_CONFIG_DIR": config_dir(tmp_path, spec_url(db_spec)),
                       "TESTING": True})
-    response = app.test_client().get("/health")
+    response = app.test_client().get("/ready")
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
-    assert body["status"] == "ok" and body["database_time"] and body["version"]
+    assert body["status"] == "ready" and body["database_time"] and body["version"]
     app.extensions["jobu"]["store"].close()
 
 
-def test_health_says_why_when_the_schema_is_behind(db_spec, tmp_path):
+def test_not_ready_while_the_schema_is_behind_and_says_why(db_spec, tmp_path):
     app = create_app({"JOBU_CONFIG_DIR": config_dir(tmp_path, spec_url(db_spec)),
                       "TESTING": True})
-    response = app.test_client().get("/health")
+    client = app.test_client()
+    response = client.get("/ready")
     assert response.status_code == 503
+    assert response.get_json()["status"] == "unavailable"
     assert "jobu migrate" in response.get_json()["error"]
+    assert client.get("/health").status_code == 200  # alive all the same
     app.extensions["jobu"]["store"].close()
 
 
-def test_health_says_why_when_the_database_is_down(tmp_path):
+def test_not_ready_while_the_database_is_down_but_alive(tmp_path):
     app = create_app({"JOBU_CONFIG_DIR": config_dir(
         tmp_path, "postgresql://jobu:x@127.0.0.1:1/jobu"), "TESTING": True})
-    response = app.test_client().get("/health")
+    client = app.test_client()
+    response = client.get("/ready")
     assert response.status_code == 503
     assert response.get_json()["status"] == "unavailable"
+    assert response.get_json()["error"]
+    health = client.get("/health")
+    assert health.status_code == 200
+    assert health.get_json()["status"] == "ok" and health.get_json()["version"]
     app.extensions["jobu"]["store"].close()
 
 
@@ -53,6 +62,7 @@ def test_health_needs_no_sign_in_and_a_missing_secret_key_is_generated_once(stor
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
     assert first.secret_key == second.secret_key == key_file.read_text().strip()
     assert first.test_client().get("/health").status_code == 200
+    assert first.test_client().get("/ready").status_code == 200
     for app in (first, second):
         app.extensions["jobu"]["store"].close()
 

@@ -88,6 +88,36 @@ def test_documented_defaults(tmp_path):
     assert config.admin.secret_key is None
 
 
+def test_metrics_are_served_by_no_daemon_and_need_sign_in_unless_configured(tmp_path):
+    defaults = load_config(tmp_path, environ={})
+    assert (defaults.dispatcher.metrics_bind, defaults.worker.metrics_bind,
+            defaults.queue.metrics_bind, defaults.admin.metrics_public) == (None, None, None, False)
+    for name in ("dispatcher.yaml", "worker.yaml", "queue.yaml"):
+        (tmp_path / name).write_text("metrics_bind: '[::1]:9188'\n")
+    (tmp_path / "admin.yaml").write_text("metrics_public: true\n")
+    config = load_config(tmp_path, environ={})
+    assert (config.dispatcher.metrics_bind, config.worker.metrics_bind,
+            config.queue.metrics_bind) == ("[::1]:9188",) * 3
+    assert config.admin.metrics_public is True
+
+
+def test_sign_in_limits_cookies_proxy_and_audit_retention(tmp_path):
+    defaults = load_config(tmp_path, environ={})
+    assert (defaults.admin.login_attempts, defaults.admin.login_window_seconds,
+            defaults.admin.secure_cookies, defaults.admin.proxy_headers,
+            defaults.dispatcher.audit_retention_days) == (5, 600, "auto", False, 365)
+    config = load(tmp_path, {
+        "admin.yaml": "login_attempts: 3\nlogin_window_seconds: 60\nsecure_cookies: true\n"
+                      "proxy_headers: true\n",
+        "dispatcher.yaml": "audit_retention_days: 0\n"})
+    assert (config.admin.login_attempts, config.admin.login_window_seconds,
+            config.admin.secure_cookies, config.admin.proxy_headers,
+            config.dispatcher.audit_retention_days) == (3, 60, "true", True, 0)
+    assert load(tmp_path, {"admin.yaml": "secure_cookies: AUTO\n"}).admin.secure_cookies == "auto"
+    assert load(tmp_path, {"admin.yaml": "secure_cookies: false\n"}).admin.secure_cookies \
+        == "false"
+
+
 @pytest.mark.parametrize("name", list(FILE_SCHEMAS))
 def test_shipped_file_documents_every_key(name):
     text = (SHIPPED / name).read_text(encoding="utf-8")
@@ -283,6 +313,29 @@ def test_yaml_merge_keys_are_not_duplicates(tmp_path):
      "admin.yaml: bind: expected an absolute path, got 'run/admin.sock'"),
     ({"admin.yaml": "page_size: 5000\n"},
      "admin.yaml: page_size: must be between 1 and 1000, got 5000"),
+    ({"admin.yaml": "login_attempts: 0\n"},
+     "admin.yaml: login_attempts: must be between 1 and 1000, got 0"),
+    ({"admin.yaml": "login_window_seconds: soon\n"},
+     "admin.yaml: login_window_seconds: expected a number, got 'soon'"),
+    ({"admin.yaml": "secure_cookies: sometimes\n"},
+     "admin.yaml: secure_cookies: expected one of 'auto', 'true', 'false', got 'sometimes'"),
+    ({"admin.yaml": "proxy_headers: 'yes'\n"},
+     "admin.yaml: proxy_headers: expected true or false, got 'yes'"),
+    ({"dispatcher.yaml": "audit_retention_days: -1\n"},
+     "dispatcher.yaml: audit_retention_days: must be at least 0, got -1"),
+    ({"admin.yaml": "metrics_public: 'yes'\n"},
+     "admin.yaml: metrics_public: expected true or false, got 'yes'"),
+    ({"worker.yaml": "metrics_bind: 9188\n"},
+     "worker.yaml: metrics_bind: expected a string, got 9188"),
+    ({"dispatcher.yaml": "metrics_bind: localhost\n"},
+     "dispatcher.yaml: metrics_bind: expected host:port with a port from 1 to 65535, "
+     "got 'localhost'"),
+    ({"queue.yaml": "metrics_bind: '127.0.0.1:70000'\n"},
+     "queue.yaml: metrics_bind: expected host:port with a port from 1 to 65535, "
+     "got '127.0.0.1:70000'"),
+    ({"worker.yaml": "metrics_bind: unix:/run/jobu/metrics.sock\n"},
+     "worker.yaml: metrics_bind: expected host:port with a port from 1 to 65535, "
+     "got 'unix:/run/jobu/metrics.sock'"),
     ({"admin.yaml": "secret_key: a\nsecret_key_file: key\n"},
      "admin.yaml: secret_key_file: cannot be combined with secret_key; "
      "give the secret one way only"),

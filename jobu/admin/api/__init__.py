@@ -16,4 +16,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from jobu.admin.api import crons, dead_letters, jobs, system  # noqa: E402,F401 - they add their routes to bp
+from jobu.admin.api import audit, crons, dead_letters, jobs, openapi, system  # noqa: E402,F401 - they add their routes to bp

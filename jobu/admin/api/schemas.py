@@ -91,6 +91,14 @@ class ExecutionDetailSchema(Schema):
     attempt_errors = fields.List(fields.Nested(AttemptErrorSchema))
 
 
+#: The body of a bulk retry or cancel: the filter keys of GET /jobs, values checked by
+#: jobu.operations.executions (`from` and `to` as ISO 8601 text).
+BulkFilterSchema = Schema.from_dict(
+    {name: fields.String(allow_none=True)
+     for name in ("status", "cron", "handler", "source", "from", "to")},
+    name="BulkFilterSchema")
+
+
 class WorkerSchema(Schema):
     id = fields.String()
     kind = fields.String()
@@ -136,10 +144,10 @@ class StatusSchema(Schema):
 
 def _cron_input_fields(required: bool) -> dict[str, fields.Field]:
     made: dict[str, fields.Field] = {}
+    essential = ("name", "schedule", "handler_name")  # a cron has them: never null
     for name in CRON_SPEC_FIELDS:
-        made[name] = fields.Raw(required=required and name in ("name", "schedule",
-                                                                "handler_name"),
-                                allow_none=True)
+        made[name] = fields.Raw(required=required and name in essential,
+                                allow_none=name not in essential)
     made["force"] = fields.Boolean(load_default=False)
     return made
 
@@ -155,6 +163,9 @@ def load(schema: type[Schema], document: Any) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise ValidationError("the request body must be a JSON object")
     return schema(unknown=RAISE).load(document)
+
+
+_NULLABLE_TEXT = {"type": "string", "nullable": True}
 
 
 def _base64(data: bytes | None) -> str | None:
@@ -180,13 +191,16 @@ class DeadLetterSchema(Schema):
     topic = fields.String()
     partition = fields.Integer()
     offset = fields.Integer()
-    key = fields.Function(lambda letter: _base64(letter.key))
-    key_text = fields.Function(lambda letter: _utf8(letter.key))
+    # `metadata` gives the OpenAPI document (admin.api.openapi) the type a function returns.
+    key = fields.Function(lambda letter: _base64(letter.key), metadata=_NULLABLE_TEXT)
+    key_text = fields.Function(lambda letter: _utf8(letter.key), metadata=_NULLABLE_TEXT)
     headers = fields.Function(lambda letter: [[name, _base64(value)]
-                                              for name, value in letter.headers])
-    message = fields.Function(lambda letter: _base64(letter.raw))
-    message_text = fields.Function(lambda letter: _utf8(letter.raw))
-    size = fields.Function(lambda letter: len(letter.raw))
+                                              for name, value in letter.headers],
+                              metadata={"type": "array", "items": {
+                                  "type": "array", "items": _NULLABLE_TEXT}})
+    message = fields.Function(lambda letter: _base64(letter.raw), metadata={"type": "string"})
+    message_text = fields.Function(lambda letter: _utf8(letter.raw), metadata=_NULLABLE_TEXT)
+    size = fields.Function(lambda letter: len(letter.raw), metadata={"type": "integer"})
     reason = fields.String()
     received_at = fields.DateTime(allow_none=True)
 
@@ -195,3 +209,89 @@ class ReplayOutcomeSchema(Schema):
     dead_letter_id = fields.Integer()
     #: The execution it became; null when its dedupe key already had one.
     execution_id = fields.Integer(allow_none=True)
+
+
+# === The answers' envelopes, for the OpenAPI document (admin.api.openapi) ===
+
+
+class DeadLetterSummarySchema(DeadLetterSchema):
+    """A dead letter of the list: without its message (GET /dead-letters/ID has it)."""
+
+    class Meta:
+        exclude = ("message", "message_text")
+
+
+class ErrorSchema(Schema):
+    code = fields.String(metadata={"description": "stable, for scripts: bad_request, csrf, "
+                                   "unauthenticated, forbidden, read_only, not_found, "
+                                   "already_exists, invalid_state, invalid_input, unavailable"})
+    message = fields.String(metadata={"description": "what to do, for a person"})
+    field = fields.String(allow_none=True, metadata={
+        "description": "the parameter or body field the refusal is about, when it names one"})
+
+
+class ErrorEnvelopeSchema(Schema):
+    """Every refusal of the API: {"error": {"code", "message", "field"}}."""
+
+    error = fields.Nested(ErrorSchema)
+
+
+class CronPageSchema(Schema):
+    items = fields.List(fields.Nested(CronRowSchema))
+    next = fields.String(allow_none=True, metadata={
+        "description": "the `after` of the next page; null on the last one"})
+
+
+class CronDetailSchema(Schema):
+    cron = fields.Nested(CronSchema)
+    managed_by = fields.String(allow_none=True, metadata={
+        "description": "the crons file that owns this cron, if one does"})
+    next_fires = fields.List(fields.DateTime(), metadata={
+        "description": "the next fire times (none when the cron is disabled)"})
+
+
+class CronRunSchema(Schema):
+    cron = fields.String()
+    execution_id = fields.Integer()
+
+
+class ExecutionPageSchema(Schema):
+    items = fields.List(fields.Nested(ExecutionSchema))
+    next = fields.Integer(allow_none=True, metadata={
+        "description": "the `before` of the next page; null on the last one"})
+
+
+class WorkerListSchema(Schema):
+    items = fields.List(fields.Nested(WorkerSchema))
+    checked_at = fields.DateTime()
+
+
+class FirePreviewSchema(Schema):
+    """One previewed fire time: UTC, in the cron's zone, its offset and its DST mark."""
+
+    at = fields.DateTime()
+    local = fields.DateTime()
+    utc_offset = fields.String()
+    dst = fields.String(allow_none=True)
+
+
+class SchedulePreviewSchema(Schema):
+    schedule = fields.String()
+    timezone = fields.String()
+    in_words = fields.String()
+    next_fires = fields.List(fields.DateTime())
+    fires = fields.List(fields.Nested(FirePreviewSchema))
+
+
+class BulkOutcomeSchema(Schema):
+    """What a bulk retry or cancel did: executions matched, acted on, and left as they were."""
+
+    matched = fields.Integer()
+    done = fields.Integer()
+    skipped = fields.Integer()
+
+
+class DeadLetterPageSchema(Schema):
+    items = fields.List(fields.Nested(DeadLetterSummarySchema))
+    more = fields.Boolean(metadata={"description": "whether older ones exist: ask a larger "
+                                                   "`limit` (dead letters have no cursor)"})

@@ -7,13 +7,22 @@ from flask import jsonify, request
 from jobu import operations
 from jobu.admin import access
 from jobu.admin.api import bp
+from jobu.admin.api.openapi import documented, query_parameter
 from jobu.admin.api.params import whole_number
-from jobu.admin.api.schemas import StatsSchema, StatusSchema, WorkerSchema
+from jobu.admin.api.schemas import (
+    SchedulePreviewSchema,
+    StatsSchema,
+    StatusSchema,
+    WorkerListSchema,
+    WorkerSchema,
+)
 from jobu.admin.schedule_words import schedule_in_words
-from jobu.operations.crons import spec_of
+from jobu.operations.fire_preview import PREVIEW_COUNT, preview_schedule
 
 
 @bp.get("/workers")
+@documented("The registered daemons (dispatchers and workers)", tag="system",
+            responses={200: WorkerListSchema})
 def list_workers():
     status = operations.scheduler_status(access.store())
     return jsonify(items=WorkerSchema(many=True).dump(status.dispatchers + status.workers),
@@ -21,6 +30,9 @@ def list_workers():
 
 
 @bp.get("/stats")
+@documented("Statistics of one cron, or of all of them", tag="system",
+            query=[query_parameter("cron", "the cron's name; every cron when absent")],
+            responses={200: StatsSchema}, refusals=(404,))
 def stats():
     """Statistics of the cron named by `cron`, or of every cron."""
     return jsonify(StatsSchema().dump(
@@ -28,17 +40,30 @@ def stats():
 
 
 @bp.get("/status")
+@documented("The scheduler at a glance: daemons, crons, the next fire times", tag="system",
+            responses={200: StatusSchema})
 def status():
     return jsonify(StatusSchema().dump(operations.scheduler_status(access.store())))
 
 
 @bp.get("/schedule/next")
+@documented("The next fire times of a schedule not saved yet, marked for DST", tag="system",
+            query=[query_parameter("schedule", "the schedule as `jobu cron add` takes it"),
+                   query_parameter("timezone", "an IANA zone; the default zone when absent"),
+                   query_parameter("dst_repeat", "auto, first or both"),
+                   query_parameter("count", "how many fire times", kind="integer", minimum=1,
+                                   maximum=100, default=PREVIEW_COUNT)],
+            responses={200: SchedulePreviewSchema}, refusals=(422,))
 def preview():
-    """The next fire times of a schedule being typed (`schedule`, `timezone`, `count`)."""
-    spec = spec_of("preview", access.rules(), schedule=request.args.get("schedule", ""),
-                   handler_name="preview", timezone=request.args.get("timezone") or None)
-    count = whole_number("count", 10, high=100)
-    fires = operations.next_fire_times(spec, access.now(), count)
+    """The next fire times of a schedule being typed (`schedule`, `timezone`, `dst_repeat`,
+    `count`): `next_fires` as UTC instants, and `fires` with each in the zone, its UTC offset
+    and its DST mark ("gap-shifted", "repeated-hour" or null); the cron form's script."""
+    count = whole_number("count", PREVIEW_COUNT, high=100)
+    spec, fires = preview_schedule(access.rules(), access.now(), request.args.get("schedule", ""),
+                                   request.args.get("timezone"), request.args.get("dst_repeat"),
+                                   count)
     return jsonify(schedule=spec.schedule, timezone=spec.timezone,
                    in_words=schedule_in_words(spec.schedule, spec.timezone),
-                   next_fires=[at.isoformat() for at in fires])
+                   next_fires=[fire.at.isoformat() for fire in fires],
+                   fires=[{"at": fire.at.isoformat(), "local": fire.local.isoformat(),
+                           "utc_offset": fire.utc_offset, "dst": fire.dst} for fire in fires])

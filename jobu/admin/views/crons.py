@@ -10,12 +10,24 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from jobu import operations
 from jobu.admin import access
+from jobu.admin.charts import duration_chart
 from jobu.admin.cron_form import CronForm
 from jobu.admin.security import Role, requires
+from jobu.admin.views.audit import audited, execution_made, posted_name, renamed_to
 from jobu.errors import InvalidInputError, JobuError, NotFoundError
-from jobu.model import CatchUp, CronSpec, DstRepeat, Isolation
-from jobu.operations.cron_board import cron_board, cron_managed_by
+from jobu.model import CatchUp, CronSpec, DstRepeat, Isolation, Status
+from jobu.operations.charts_data import recent_runs
+from jobu.operations.cron_board import (
+    NEVER_RAN,
+    RECENT_RUNS,
+    SORTS,
+    STRIP_RUNS,
+    check_cron_query,
+    cron_managed_by,
+    cron_page,
+)
 from jobu.operations.crons import spec_of
+from jobu.operations.fire_preview import preview_schedule
 from jobu.operations.status import served_handlers
 
 bp = Blueprint("crons", __name__)
@@ -26,8 +38,19 @@ NEXT_FIRES = 5
 
 @bp.get("/crons")
 def list_page():
-    board = cron_board(access.store(), access.now())
-    return render_template("crons/list.html", board=board)
+    """The crons, filtered (`q`: name or handler; `enabled`: yes or no; `last`: the status
+    of the last run, or never), ordered (`sort`: name, next, last) and `page_size` a page
+    after the cron named `after`."""
+    args = request.args
+    query = check_cron_query(text=args.get("q", ""), enabled=args.get("enabled", ""),
+                             last_status=args.get("last", ""), sort=args.get("sort", ""),
+                             after=args.get("after", ""), page_size=access.page_size())
+    page = cron_page(access.store(), access.now(), query)
+    filters = {key: args.get(key, "") for key in ("q", "enabled", "last", "sort")}
+    return render_template("crons/list.html", page=page, board=page.rows, filters=filters,
+                           sorts=SORTS, last_choices=[NEVER_RAN, *(s.value for s in Status)],
+                           filtered=any(filters[key] for key in ("q", "enabled", "last")),
+                           recent_runs=RECENT_RUNS, strip_runs=STRIP_RUNS)
 
 
 @bp.get("/crons/<name>")
@@ -40,15 +63,28 @@ def detail(name: str):
     return render_template(
         "crons/detail.html", cron=cron, stats=operations.job_stats(store, cron.name),
         fires=operations.next_fire_times(cron, access.now(), NEXT_FIRES) if cron.is_enabled
-        else [], history=history, managed_by=cron_managed_by(store, cron.name))
+        else [], history=history, managed_by=cron_managed_by(store, cron.name),
+        chart=duration_chart(recent_runs(store, cron)))
 
 
-def _form_page(form: CronForm, *, editing: str | None, status: int = 200):
+def _form_page(form: CronForm, *, editing: str | None, status: int = 200, preview=None):
     return render_template(
         "crons/form.html", form=form, editing=editing, handlers=served_handlers(access.store()),
         catch_ups=[c.value for c in CatchUp], dst_repeats=[d.value for d in DstRepeat],
         isolations=[i.value for i in Isolation], force=request.form.get("force") == "on",
-        default_timezone=access.rules().default_timezone), status
+        default_timezone=access.rules().default_timezone, preview=preview), status
+
+
+def _previewed(form: CronForm, *, editing: str | None):
+    """The form again, unsaved, with the next fire times of its schedule (the Preview
+    button: the preview without JavaScript), or the refusal beside its field."""
+    try:
+        spec, fires = preview_schedule(access.rules(), access.now(), form.values["schedule"],
+                                       form.values["timezone"], form.values["dst_repeat"])
+    except JobuError as error:
+        form.add_error(error)
+        return _form_page(form, editing=editing, status=422)
+    return _form_page(form, editing=editing, preview={"zone": spec.timezone, "fires": fires})
 
 
 @bp.get("/crons/new")
@@ -61,8 +97,11 @@ def new_form():
 
 @bp.post("/crons/new")
 @requires(Role.ADMIN, action=True)
+@audited("cron.create", target=posted_name)
 def create():
     form = CronForm.posted(request.form)
+    if "preview" in request.form:
+        return _previewed(form, editing=None)
     try:
         spec = spec_of(form.values["name"], access.rules(), **form.fields())
         # strict: the form shows the refusal beside the handler, and its "force" box.
@@ -86,10 +125,13 @@ def edit_form(name: str):
 
 @bp.post("/crons/<name>/edit")
 @requires(Role.ADMIN, action=True)
+@audited("cron.edit", target="name", detail=renamed_to)
 def update(name: str):
     store = access.store()
     current = operations.get_cron(store, name)
     form = CronForm.posted(request.form)
+    if "preview" in request.form:
+        return _previewed(form, editing=current.name)
     try:
         spec = spec_of(form.values["name"], access.rules(), **form.fields())
         changes = {key: value for key, value in vars(spec).items()
@@ -111,6 +153,7 @@ def update(name: str):
 
 @bp.post("/crons/<name>/enable")
 @requires(Role.OPERATOR, action=True)
+@audited("cron.enable", target="name")
 def enable(name: str):
     cron = operations.set_cron_enabled(access.store(), name, True)
     flash(f"Cron {cron.name} enabled.")
@@ -119,6 +162,7 @@ def enable(name: str):
 
 @bp.post("/crons/<name>/disable")
 @requires(Role.OPERATOR, action=True)
+@audited("cron.disable", target="name")
 def disable(name: str):
     cron = operations.set_cron_enabled(access.store(), name, False)
     flash(f"Cron {cron.name} disabled: it fires no more until enabled.")
@@ -127,6 +171,7 @@ def disable(name: str):
 
 @bp.post("/crons/<name>/run")
 @requires(Role.OPERATOR, action=True)
+@audited("cron.run", target="name", detail=execution_made)
 def run_now(name: str):
     cron, execution_id = operations.run_cron_now(access.store(), name, access.clock())
     flash(f"Cron {cron.name} enqueued as job {execution_id}.")
@@ -142,6 +187,7 @@ def confirm_delete(name: str):
 
 @bp.post("/crons/<name>/delete")
 @requires(Role.ADMIN, action=True)
+@audited("cron.delete", target="name")
 def delete(name: str):
     operations.remove_cron(access.store(), name)
     flash(f"Cron {name} removed; its executions stay in the history.")

@@ -15,6 +15,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from jobu.admin import access
 from jobu.admin.security import Role, current_user, requires
+from jobu.admin.views.audit import audited, back_to, execution_made
 from jobu.config import load_config
 from jobu.configschema import QueueConfig
 from jobu.errors import ConfigError, InvalidInputError, InvalidStateError, JobuError
@@ -134,6 +135,8 @@ def detail(dead_letter_id: int):
 
 @bp.post("/dead-letters/<int:dead_letter_id>/replay")
 @requires(Role.OPERATOR, action=True)
+@audited("dead_letter.replay", target="dead_letter_id", detail=execution_made,
+         refused=back_to("dead_letters.detail"))
 def replay(dead_letter_id: int):
     try:
         outcome = dead_letters.replay(access.store(), queue_config_now(), dead_letter_id)
@@ -157,6 +160,7 @@ def confirm_discard(dead_letter_id: int):
 
 @bp.post("/dead-letters/<int:dead_letter_id>/discard")
 @requires(Role.OPERATOR, action=True)
+@audited("dead_letter.discard", target="dead_letter_id")
 def discard(dead_letter_id: int):
     dead_letters.discard(access.store(), dead_letter_id)
     flash(f"Dead letter {dead_letter_id} discarded; its message will not run.")

@@ -1,5 +1,6 @@
-"""/: the scheduler at a glance: what runs now, what failed in the last 24 hours, and which
-crons fire next."""
+"""/: the scheduler at a glance: what runs now, what failed in the last 24 hours, charts of
+the executions finished and the start lateness per hour over those 24 hours, and which crons
+fire next."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from flask import Blueprint, render_template
 
 from jobu import operations
 from jobu.admin import access
+from jobu.admin.charts import lateness_chart, throughput_chart
 from jobu.model import Status
+from jobu.operations.charts_data import hourly_activity
 
 bp = Blueprint("overview", __name__)
 
@@ -27,5 +30,7 @@ def overview():
     failures = operations.list_executions(
         store, statuses=[Status.FAILED, Status.TIMEOUT], limit=PANEL_ROWS,
         since=status.checked_at - FAILURE_WINDOW)
+    hours = hourly_activity(store, status.checked_at)
     return render_template("overview.html", status=status, running=running.items,
-                           failures=failures.items, window_hours=24)
+                           failures=failures.items, window_hours=24,
+                           throughput=throughput_chart(hours), lateness=lateness_chart(hours))

@@ -383,6 +383,7 @@ WHERE (%(cursor)s IS NULL OR e.id < %(cursor)s)
   AND (%(handler_name)s IS NULL OR e.handler_name = %(handler_name)s)
   AND (%(param_source)s IS NULL OR e.param_source = %(param_source)s)
   AND (%(since)s IS NULL OR e.scheduled_time >= %(since)s)
+  AND (%(any_id)s OR e.id IN %(ids)s)
   AND (%(until)s IS NULL OR e.scheduled_time < %(until)s)
 ORDER BY e.id DESC
 LIMIT %(limit)s;
@@ -690,3 +691,187 @@ DELETE FROM calendars WHERE id = %(id)s;
 -- name: calendar_crons_replan
 -- The crons whose schedule names a calendar that changed are planned again at once.
 UPDATE cron_jobs SET next_tick_at = NULL WHERE schedule LIKE %(pattern)s;
+
+-- === audit log ===
+-- jobu-admin's audit log (Store.audit_*, jobu.operations.audit): one row per change made
+-- through the pages or the API and per sign-in, failed sign-in and sign-out.
+
+-- name: audit_insert
+INSERT INTO audit_log (at, actor, action, target, source, address, detail)
+VALUES (COALESCE(%(now)s, UTC_TIMESTAMP(6)), %(actor)s, %(action)s, %(target)s, %(source)s,
+    %(address)s, %(detail)s);
+
+-- name: audit_list
+-- Newest first, older than :before_id when given (keyset); a NULL filter lets every value by.
+SELECT id, at, actor, action, target, source, address, detail FROM audit_log
+WHERE (%(before_id)s IS NULL OR id < %(before_id)s)
+  AND (%(actor)s IS NULL OR actor = %(actor)s)
+  AND (%(action)s IS NULL OR action = %(action)s)
+  AND (%(target)s IS NULL OR target = %(target)s)
+ORDER BY id DESC LIMIT %(limit)s;
+
+-- name: audit_recent_for_target
+-- The time of the (:offset + 1)-th newest :action row about :target in the last
+-- :window_seconds, none when there are fewer (the sign-in rate limit, per user name).
+SELECT at FROM audit_log
+WHERE action = %(action)s AND target = %(target)s
+  AND at > COALESCE(%(now)s, UTC_TIMESTAMP(6))
+      - INTERVAL ROUND(%(window_seconds)s * 1000000) MICROSECOND
+ORDER BY at DESC LIMIT 1 OFFSET %(offset)s;
+
+-- name: audit_recent_for_address
+-- As audit_recent_for_target, for the rows from one client address.
+SELECT at FROM audit_log
+WHERE action = %(action)s AND address = %(address)s
+  AND at > COALESCE(%(now)s, UTC_TIMESTAMP(6))
+      - INTERVAL ROUND(%(window_seconds)s * 1000000) MICROSECOND
+ORDER BY at DESC LIMIT 1 OFFSET %(offset)s;
+
+-- name: audit_prune
+-- Rows older than `days`, oldest first, `limit` at a time (maintenance).
+-- MySQL refuses LIMIT in an IN subquery, but DELETE takes ORDER BY and LIMIT itself.
+DELETE FROM audit_log
+WHERE at < COALESCE(%(now)s, UTC_TIMESTAMP(6)) - INTERVAL %(days)s DAY
+ORDER BY at LIMIT %(limit)s;
+
+-- === jobs: bulk actions, time range, live refresh ===
+
+-- name: execution_list_states
+-- The id and status of every execution a filter matches, newest first, up to `limit` (the
+-- admin's bulk retry and cancel: how many, and which to act on). Same filter as execution_list.
+SELECT e.id, e.status FROM job_executions e
+WHERE (%(any_status)s OR e.status IN %(statuses)s)
+  AND (%(any_id)s OR e.id IN %(ids)s)
+  AND (%(job_id)s IS NULL OR e.job_id = %(job_id)s)
+  AND (%(handler_name)s IS NULL OR e.handler_name = %(handler_name)s)
+  AND (%(param_source)s IS NULL OR e.param_source = %(param_source)s)
+  AND (%(since)s IS NULL OR e.scheduled_time >= %(since)s)
+  AND (%(until)s IS NULL OR e.scheduled_time < %(until)s)
+ORDER BY e.id DESC
+LIMIT %(limit)s;
+
+-- === admin charts and the crons list ===
+
+-- name: admin_recent_runs
+-- The newest `limit` executions of each of the crons `job_ids`, newest first. MariaDB has no
+-- LATERAL: the id of each cron's `limit`-th newest execution bounds a range of
+-- job_executions_job (job_id, id).
+SELECT e.job_id, e.id, e.status, e.started_at, e.finished_at
+FROM cron_jobs c
+JOIN job_executions e ON e.job_id = c.id
+  AND e.id >= COALESCE((SELECT x.id FROM job_executions x WHERE x.job_id = c.id
+                        ORDER BY x.id DESC LIMIT 1 OFFSET %(offset)s), 0)
+WHERE c.id IN %(job_ids)s
+ORDER BY e.job_id, e.id DESC;
+
+-- name: admin_finished_by_hour
+-- Executions that finished in [since, until), per UTC hour and status, with the sum and count
+-- of their start lateness: three range scans of job_executions_finished (status, finished_at).
+SELECT DATE_FORMAT(finished_at, '%%Y-%%m-%%d %%H') AS hour, status, COUNT(*) AS finished,
+    SUM(TIMESTAMPDIFF(MICROSECOND, scheduled_time, started_at) / 1000000.0) AS lateness_sum,
+    COUNT(TIMESTAMPDIFF(MICROSECOND, scheduled_time, started_at)) AS lateness_count
+FROM job_executions
+WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
+  AND finished_at >= %(since)s AND finished_at < %(until)s
+GROUP BY 1, 2;
+
+-- name: admin_cron_page
+-- One page of crons by name after `after`, filtered by a LIKE pattern (lower case) on the
+-- name or handler and by enabled: a range of the unique index on name.
+SELECT * FROM cron_jobs
+WHERE (%(after)s IS NULL OR name > %(after)s)
+  AND (%(pattern)s IS NULL OR LOWER(name) LIKE %(pattern)s ESCAPE '\\'
+       OR LOWER(handler_name) LIKE %(pattern)s ESCAPE '\\')
+  AND (%(enabled)s IS NULL OR is_enabled = %(enabled)s)
+ORDER BY name LIMIT %(limit)s;
+
+-- name: admin_cron_count
+-- How many crons admin_cron_page's filter matches, over every page.
+SELECT COUNT(*) FROM cron_jobs
+WHERE (%(pattern)s IS NULL OR LOWER(name) LIKE %(pattern)s ESCAPE '\\'
+       OR LOWER(handler_name) LIKE %(pattern)s ESCAPE '\\')
+  AND (%(enabled)s IS NULL OR is_enabled = %(enabled)s);
+
+-- === readiness and metrics ===
+
+-- name: metrics_active_counts
+-- The executions not finished yet, by status (jobu_executions). The statuses are the head of
+-- job_executions_finished (status, finished_at): a range of that index each, never the history.
+SELECT status, COUNT(*) AS count FROM job_executions
+WHERE status IN ('PENDING', 'RUNNING', 'RETRY')
+GROUP BY status;
+
+-- name: metrics_queue_waiting
+-- The runnable executions of each queue (what a worker could claim now) and the oldest
+-- run_after among them. claim_queue is the queue of a PENDING or RETRY row and NULL otherwise
+-- (migration 0003), so this walks job_executions_claim (claim_queue, …) over the queues'
+-- backlog only, never the finished rows.
+SELECT claim_queue AS queue, COUNT(*) AS waiting, MIN(run_after) AS oldest FROM job_executions
+WHERE claim_queue IS NOT NULL AND run_after <= %(now)s
+GROUP BY claim_queue;
+
+-- name: metrics_finished_counts
+-- The executions that ended in (since, now], by final status: one range of
+-- job_executions_finished (status, finished_at) per status.
+SELECT status, COUNT(*) AS count FROM job_executions
+WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT', 'CANCELLED', 'SKIPPED', 'MISSED')
+  AND finished_at > %(since)s AND finished_at <= %(now)s
+GROUP BY status;
+
+-- name: metrics_finished_timing
+-- The runs that ended in (since, now] (SUCCESS, FAILED, TIMEOUT, started): how many, their
+-- average duration, and of those with a scheduled time how many and their average lateness.
+SELECT COUNT(*) AS timed,
+    AVG(TIMESTAMPDIFF(MICROSECOND, started_at, finished_at) / 1000000.0) AS avg_duration,
+    COUNT(scheduled_time) AS scheduled,
+    AVG(TIMESTAMPDIFF(MICROSECOND, scheduled_time, started_at) / 1000000.0) AS avg_lateness
+FROM job_executions
+WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
+  AND finished_at > %(since)s AND finished_at <= %(now)s
+  AND started_at IS NOT NULL;
+
+-- name: metrics_duration_rank
+-- The duration at a rank (0 = shortest) among the runs of metrics_finished_timing: the p95
+-- by nearest rank.
+SELECT TIMESTAMPDIFF(MICROSECOND, started_at, finished_at) / 1000000.0 AS value
+FROM job_executions
+WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
+  AND finished_at > %(since)s AND finished_at <= %(now)s
+  AND started_at IS NOT NULL
+ORDER BY value LIMIT 1 OFFSET %(rank)s;
+
+-- name: metrics_lateness_rank
+-- The start lateness at a rank (0 = least late) among the runs of metrics_finished_timing
+-- that have a scheduled time.
+SELECT TIMESTAMPDIFF(MICROSECOND, scheduled_time, started_at) / 1000000.0 AS value
+FROM job_executions
+WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
+  AND finished_at > %(since)s AND finished_at <= %(now)s
+  AND started_at IS NOT NULL AND scheduled_time IS NOT NULL
+ORDER BY value LIMIT 1 OFFSET %(rank)s;
+
+-- name: metrics_live_daemons
+-- The registered daemons of each kind that sent a heartbeat since `since`.
+SELECT kind, COUNT(*) AS count FROM workers
+WHERE last_heartbeat >= %(since)s
+GROUP BY kind;
+
+-- name: metrics_dead_letters
+SELECT COUNT(*) FROM dead_letters;
+
+-- === the scheduler at a glance ===
+
+-- name: cron_counts
+-- How many crons there are, and how many of them are enabled: one pass over the table (no
+-- row is read back into Python), for `jobu.Client.status()` and the admin's overview.
+SELECT COUNT(*) AS crons, COALESCE(SUM(CASE WHEN is_enabled THEN 1 ELSE 0 END), 0) AS enabled
+FROM cron_jobs;
+
+-- name: cron_soonest_planned
+-- The enabled crons whose planned tick (next_tick_at, as the dispatcher planned it, business
+-- calendars included) is after now, soonest first: along the index on next_tick_at, the first
+-- `limit` of them and no more. Due and unplanned crons are read by cron_due.
+SELECT name, next_tick_at FROM cron_jobs
+WHERE is_enabled AND next_tick_at > %(now)s
+ORDER BY next_tick_at, id
+LIMIT %(limit)s;

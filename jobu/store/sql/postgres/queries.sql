@@ -382,6 +382,7 @@ WHERE (%(cursor)s::bigint IS NULL OR e.id < %(cursor)s::bigint)
   AND (%(handler_name)s::text IS NULL OR e.handler_name = %(handler_name)s::text)
   AND (%(param_source)s::text IS NULL OR e.param_source = %(param_source)s::text)
   AND (%(since)s::timestamptz IS NULL OR e.scheduled_time >= %(since)s::timestamptz)
+  AND (%(any_id)s OR e.id = ANY(%(ids)s::bigint[]))
   AND (%(until)s::timestamptz IS NULL OR e.scheduled_time < %(until)s::timestamptz)
 ORDER BY e.id DESC
 LIMIT %(limit)s;
@@ -689,3 +690,184 @@ DELETE FROM calendars WHERE id = %(id)s;
 -- name: calendar_crons_replan
 -- The crons whose schedule names a calendar that changed are planned again at once.
 UPDATE cron_jobs SET next_tick_at = NULL WHERE schedule LIKE %(pattern)s;
+
+-- === audit log ===
+-- jobu-admin's audit log (Store.audit_*, jobu.operations.audit): one row per change made
+-- through the pages or the API and per sign-in, failed sign-in and sign-out.
+
+-- name: audit_insert
+INSERT INTO audit_log (at, actor, action, target, source, address, detail)
+VALUES (COALESCE(%(now)s::timestamptz, now()), %(actor)s, %(action)s, %(target)s, %(source)s,
+    %(address)s, %(detail)s)
+RETURNING id;
+
+-- name: audit_list
+-- Newest first, older than :before_id when given (keyset); a NULL filter lets every value by.
+SELECT id, at, actor, action, target, source, address, detail FROM audit_log
+WHERE (%(before_id)s::bigint IS NULL OR id < %(before_id)s::bigint)
+  AND (%(actor)s::text IS NULL OR actor = %(actor)s)
+  AND (%(action)s::text IS NULL OR action = %(action)s)
+  AND (%(target)s::text IS NULL OR target = %(target)s)
+ORDER BY id DESC LIMIT %(limit)s;
+
+-- name: audit_recent_for_target
+-- The time of the (:offset + 1)-th newest :action row about :target in the last
+-- :window_seconds, none when there are fewer (the sign-in rate limit, per user name).
+SELECT at FROM audit_log
+WHERE action = %(action)s AND target = %(target)s
+  AND at > COALESCE(%(now)s::timestamptz, now()) - make_interval(secs => %(window_seconds)s::float8)
+ORDER BY at DESC LIMIT 1 OFFSET %(offset)s;
+
+-- name: audit_recent_for_address
+-- As audit_recent_for_target, for the rows from one client address.
+SELECT at FROM audit_log
+WHERE action = %(action)s AND address = %(address)s
+  AND at > COALESCE(%(now)s::timestamptz, now()) - make_interval(secs => %(window_seconds)s::float8)
+ORDER BY at DESC LIMIT 1 OFFSET %(offset)s;
+
+-- name: audit_prune
+-- Rows older than `days`, oldest first, `limit` at a time (maintenance).
+DELETE FROM audit_log WHERE id IN (
+    SELECT id FROM audit_log
+    WHERE at < COALESCE(%(now)s::timestamptz, now()) - make_interval(days => %(days)s)
+    ORDER BY at LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED);
+
+-- === jobs: bulk actions, time range, live refresh ===
+
+-- name: execution_list_states
+-- The id and status of every execution a filter matches, newest first, up to `limit` (the
+-- admin's bulk retry and cancel: how many, and which to act on). Same filter as execution_list.
+SELECT e.id, e.status FROM job_executions e
+WHERE (%(any_status)s OR e.status = ANY(%(statuses)s))
+  AND (%(any_id)s OR e.id = ANY(%(ids)s::bigint[]))
+  AND (%(job_id)s::bigint IS NULL OR e.job_id = %(job_id)s::bigint)
+  AND (%(handler_name)s::text IS NULL OR e.handler_name = %(handler_name)s::text)
+  AND (%(param_source)s::text IS NULL OR e.param_source = %(param_source)s::text)
+  AND (%(since)s::timestamptz IS NULL OR e.scheduled_time >= %(since)s::timestamptz)
+  AND (%(until)s::timestamptz IS NULL OR e.scheduled_time < %(until)s::timestamptz)
+ORDER BY e.id DESC
+LIMIT %(limit)s;
+
+-- === admin charts and the crons list ===
+
+-- name: admin_recent_runs
+-- The newest `limit` executions of each of the crons `job_ids`, newest first: one index
+-- walk per cron down job_executions_job (job_id, id), however long its history.
+SELECT c.id AS job_id, r.id, r.status, r.started_at, r.finished_at
+FROM cron_jobs c
+CROSS JOIN LATERAL (
+    SELECT e.id, e.status, e.started_at, e.finished_at FROM job_executions e
+    WHERE e.job_id = c.id ORDER BY e.id DESC LIMIT %(limit)s) r
+WHERE c.id = ANY(%(job_ids)s)
+ORDER BY c.id, r.id DESC;
+
+-- name: admin_finished_by_hour
+-- Executions that finished in [since, until), per UTC hour and status, with the sum and count
+-- of their start lateness: three range scans of job_executions_finished (status, finished_at).
+SELECT to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24') AS hour, status,
+    COUNT(*) AS finished,
+    SUM(EXTRACT(EPOCH FROM (started_at - scheduled_time))) AS lateness_sum,
+    COUNT(started_at - scheduled_time) AS lateness_count
+FROM job_executions
+WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
+  AND finished_at >= %(since)s AND finished_at < %(until)s
+GROUP BY 1, 2;
+
+-- name: admin_cron_page
+-- One page of crons by name after `after`, filtered by a LIKE pattern (lower case) on the
+-- name or handler and by enabled: a range of the unique index on name.
+SELECT * FROM cron_jobs
+WHERE (%(after)s::text IS NULL OR name > %(after)s::text)
+  AND (%(pattern)s::text IS NULL OR LOWER(name) LIKE %(pattern)s::text ESCAPE '\'
+       OR LOWER(handler_name) LIKE %(pattern)s::text ESCAPE '\')
+  AND (%(enabled)s::boolean IS NULL OR is_enabled = %(enabled)s::boolean)
+ORDER BY name LIMIT %(limit)s;
+
+-- name: admin_cron_count
+-- How many crons admin_cron_page's filter matches, over every page.
+SELECT COUNT(*) FROM cron_jobs
+WHERE (%(pattern)s::text IS NULL OR LOWER(name) LIKE %(pattern)s::text ESCAPE '\'
+       OR LOWER(handler_name) LIKE %(pattern)s::text ESCAPE '\')
+  AND (%(enabled)s::boolean IS NULL OR is_enabled = %(enabled)s::boolean);
+
+-- === readiness and metrics ===
+
+-- name: metrics_active_counts
+-- The executions not finished yet, by status (jobu_executions). The statuses are the head of
+-- job_executions_finished (status, finished_at): a range of that index each, never the history.
+SELECT status, COUNT(*) AS count FROM job_executions
+WHERE status IN ('PENDING', 'RUNNING', 'RETRY')
+GROUP BY status;
+
+-- name: metrics_queue_waiting
+-- The runnable executions of each queue (what a worker could claim now) and the oldest
+-- run_after among them: a walk of the partial index job_executions_claim, as long as the
+-- queues' backlog and no longer.
+SELECT queue, COUNT(*) AS waiting, MIN(run_after) AS oldest FROM job_executions
+WHERE status IN ('PENDING', 'RETRY') AND run_after <= %(now)s::timestamptz
+GROUP BY queue;
+
+-- name: metrics_finished_counts
+-- The executions that ended in (since, now], by final status: one range of
+-- job_executions_finished (status, finished_at) per status.
+SELECT status, COUNT(*) AS count FROM job_executions
+WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT', 'CANCELLED', 'SKIPPED', 'MISSED')
+  AND finished_at > %(since)s::timestamptz AND finished_at <= %(now)s::timestamptz
+GROUP BY status;
+
+-- name: metrics_finished_timing
+-- The runs that ended in (since, now] (SUCCESS, FAILED, TIMEOUT, started): how many, their
+-- average duration, and of those with a scheduled time how many and their average lateness.
+SELECT COUNT(*) AS timed,
+    AVG(EXTRACT(EPOCH FROM (finished_at - started_at))) AS avg_duration,
+    COUNT(scheduled_time) AS scheduled,
+    AVG(EXTRACT(EPOCH FROM (started_at - scheduled_time))) AS avg_lateness
+FROM job_executions
+WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
+  AND finished_at > %(since)s::timestamptz AND finished_at <= %(now)s::timestamptz
+  AND started_at IS NOT NULL;
+
+-- name: metrics_duration_rank
+-- The duration at a rank (0 = shortest) among the runs of metrics_finished_timing: the p95
+-- by nearest rank.
+SELECT EXTRACT(EPOCH FROM (finished_at - started_at)) AS value FROM job_executions
+WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
+  AND finished_at > %(since)s::timestamptz AND finished_at <= %(now)s::timestamptz
+  AND started_at IS NOT NULL
+ORDER BY finished_at - started_at LIMIT 1 OFFSET %(rank)s;
+
+-- name: metrics_lateness_rank
+-- The start lateness at a rank (0 = least late) among the runs of metrics_finished_timing
+-- that have a scheduled time.
+SELECT EXTRACT(EPOCH FROM (started_at - scheduled_time)) AS value FROM job_executions
+WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
+  AND finished_at > %(since)s::timestamptz AND finished_at <= %(now)s::timestamptz
+  AND started_at IS NOT NULL AND scheduled_time IS NOT NULL
+ORDER BY started_at - scheduled_time LIMIT 1 OFFSET %(rank)s;
+
+-- name: metrics_live_daemons
+-- The registered daemons of each kind that sent a heartbeat since `since`.
+SELECT kind, COUNT(*) AS count FROM workers
+WHERE last_heartbeat >= %(since)s::timestamptz
+GROUP BY kind;
+
+-- name: metrics_dead_letters
+SELECT COUNT(*) FROM dead_letters;
+
+-- === the scheduler at a glance ===
+
+-- name: cron_counts
+-- How many crons there are, and how many of them are enabled: one pass over the table (no
+-- row is read back into Python), for `jobu.Client.status()` and the admin's overview.
+SELECT COUNT(*) AS crons, COALESCE(SUM(CASE WHEN is_enabled THEN 1 ELSE 0 END), 0) AS enabled
+FROM cron_jobs;
+
+-- name: cron_soonest_planned
+-- The enabled crons whose planned tick (next_tick_at, as the dispatcher planned it, business
+-- calendars included) is after now, soonest first: along the index on next_tick_at, the first
+-- `limit` of them and no more. Due and unplanned crons are read by cron_due.
+SELECT name, next_tick_at FROM cron_jobs
+WHERE is_enabled AND next_tick_at > %(now)s
+ORDER BY next_tick_at, id
+LIMIT %(limit)s;

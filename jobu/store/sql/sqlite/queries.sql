@@ -342,6 +342,7 @@ WHERE (:cursor IS NULL OR e.id < :cursor)
   AND (:handler_name IS NULL OR e.handler_name = :handler_name)
   AND (:param_source IS NULL OR e.param_source = :param_source)
   AND (:since IS NULL OR e.scheduled_time >= :since)
+  AND (:any_id OR e.id IN (SELECT value FROM json_each(:ids)))
   AND (:until IS NULL OR e.scheduled_time < :until)
 ORDER BY e.id DESC
 LIMIT :limit;
@@ -646,3 +647,184 @@ DELETE FROM calendars WHERE id = :id;
 -- name: calendar_crons_replan
 -- The crons whose schedule names a calendar that changed are planned again at once.
 UPDATE cron_jobs SET next_tick_at = NULL WHERE schedule LIKE :pattern;
+
+-- === audit log ===
+-- jobu-admin's audit log (Store.audit_*, jobu.operations.audit): one row per change made
+-- through the pages or the API and per sign-in, failed sign-in and sign-out.
+
+-- name: audit_insert
+INSERT INTO audit_log (at, actor, action, target, source, address, detail)
+VALUES (COALESCE(:now, (strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')), :actor, :action,
+    :target, :source, :address, :detail)
+RETURNING id;
+
+-- name: audit_list
+-- Newest first, older than :before_id when given (keyset); a NULL filter lets every value by.
+SELECT id, at, actor, action, target, source, address, detail FROM audit_log
+WHERE (:before_id IS NULL OR id < :before_id)
+  AND (:actor IS NULL OR actor = :actor)
+  AND (:action IS NULL OR action = :action)
+  AND (:target IS NULL OR target = :target)
+ORDER BY id DESC LIMIT :limit;
+
+-- name: audit_recent_for_target
+-- The time of the (:offset + 1)-th newest :action row about :target in the last
+-- :window_seconds, none when there are fewer (the sign-in rate limit, per user name).
+SELECT at FROM audit_log
+WHERE action = :action AND target = :target
+  AND at > (strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'), '-' || :window_seconds || ' seconds') || '000')
+ORDER BY at DESC LIMIT 1 OFFSET :offset;
+
+-- name: audit_recent_for_address
+-- As audit_recent_for_target, for the rows from one client address.
+SELECT at FROM audit_log
+WHERE action = :action AND address = :address
+  AND at > (strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'), '-' || :window_seconds || ' seconds') || '000')
+ORDER BY at DESC LIMIT 1 OFFSET :offset;
+
+-- name: audit_prune
+-- Rows older than `days`, oldest first, `limit` at a time (maintenance).
+DELETE FROM audit_log WHERE id IN (
+    SELECT id FROM audit_log
+    WHERE at < (strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'), '-' || :days || ' days') || '000')
+    ORDER BY at LIMIT :limit);
+
+-- === jobs: bulk actions, time range, live refresh ===
+
+-- name: execution_list_states
+-- The id and status of every execution a filter matches, newest first, up to `limit` (the
+-- admin's bulk retry and cancel: how many, and which to act on). Same filter as execution_list.
+SELECT e.id, e.status FROM job_executions e
+WHERE (:any_status OR e.status IN (SELECT value FROM json_each(:statuses)))
+  AND (:any_id OR e.id IN (SELECT value FROM json_each(:ids)))
+  AND (:job_id IS NULL OR e.job_id = :job_id)
+  AND (:handler_name IS NULL OR e.handler_name = :handler_name)
+  AND (:param_source IS NULL OR e.param_source = :param_source)
+  AND (:since IS NULL OR e.scheduled_time >= :since)
+  AND (:until IS NULL OR e.scheduled_time < :until)
+ORDER BY e.id DESC
+LIMIT :limit;
+
+-- === admin charts and the crons list ===
+
+-- name: admin_recent_runs
+-- The newest `limit` executions of each of the crons `job_ids`, newest first: the id of each
+-- cron's `limit`-th newest execution bounds a range of job_executions_job (job_id, id).
+SELECT e.job_id, e.id, e.status, e.started_at, e.finished_at
+FROM json_each(:job_ids) j
+JOIN job_executions e ON e.job_id = j.value
+  AND e.id >= COALESCE((SELECT x.id FROM job_executions x WHERE x.job_id = j.value
+                        ORDER BY x.id DESC LIMIT 1 OFFSET :offset), 0)
+ORDER BY e.job_id, e.id DESC;
+
+-- name: admin_finished_by_hour
+-- Executions that finished in [since, until), per UTC hour and status, with the sum and count
+-- of their start lateness: three range scans of job_executions_finished (status, finished_at).
+-- Times are stored as 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC: the hour is the first 13 characters.
+SELECT substr(finished_at, 1, 13) AS hour, status, COUNT(*) AS finished,
+    SUM((julianday(started_at) - julianday(scheduled_time)) * 86400.0) AS lateness_sum,
+    COUNT(julianday(started_at) - julianday(scheduled_time)) AS lateness_count
+FROM job_executions
+WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
+  AND finished_at >= :since AND finished_at < :until
+GROUP BY 1, 2;
+
+-- name: admin_cron_page
+-- One page of crons by name after `after`, filtered by a LIKE pattern (lower case) on the
+-- name or handler and by enabled: a range of the unique index on name.
+SELECT * FROM cron_jobs
+WHERE (:after IS NULL OR name > :after)
+  AND (:pattern IS NULL OR LOWER(name) LIKE :pattern ESCAPE '\'
+       OR LOWER(handler_name) LIKE :pattern ESCAPE '\')
+  AND (:enabled IS NULL OR is_enabled = :enabled)
+ORDER BY name LIMIT :limit;
+
+-- name: admin_cron_count
+-- How many crons admin_cron_page's filter matches, over every page.
+SELECT COUNT(*) FROM cron_jobs
+WHERE (:pattern IS NULL OR LOWER(name) LIKE :pattern ESCAPE '\'
+       OR LOWER(handler_name) LIKE :pattern ESCAPE '\')
+  AND (:enabled IS NULL OR is_enabled = :enabled);
+
+-- === readiness and metrics ===
+
+-- name: metrics_active_counts
+-- The executions not finished yet, by status (jobu_executions). The statuses are the head of
+-- job_executions_finished (status, finished_at): a range of that index each, never the history.
+SELECT status, COUNT(*) AS count FROM job_executions
+WHERE status IN ('PENDING', 'RUNNING', 'RETRY')
+GROUP BY status;
+
+-- name: metrics_queue_waiting
+-- The runnable executions of each queue (what a worker could claim now) and the oldest
+-- run_after among them: a walk of the partial index job_executions_claim, as long as the
+-- queues' backlog and no longer.
+SELECT queue, COUNT(*) AS waiting, MIN(run_after) AS oldest FROM job_executions
+WHERE status IN ('PENDING', 'RETRY') AND run_after <= :now
+GROUP BY queue;
+
+-- name: metrics_finished_counts
+-- The executions that ended in (since, now], by final status: one range of
+-- job_executions_finished (status, finished_at) per status.
+SELECT status, COUNT(*) AS count FROM job_executions
+WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT', 'CANCELLED', 'SKIPPED', 'MISSED')
+  AND finished_at > :since AND finished_at <= :now
+GROUP BY status;
+
+-- name: metrics_finished_timing
+-- The runs that ended in (since, now] (SUCCESS, FAILED, TIMEOUT, started): how many, their
+-- average duration, and of those with a scheduled time how many and their average lateness.
+SELECT COUNT(*) AS timed,
+    AVG(ROUND((julianday(finished_at) - julianday(started_at)) * 86400.0, 3)) AS avg_duration,
+    COUNT(scheduled_time) AS scheduled,
+    AVG(ROUND((julianday(started_at) - julianday(scheduled_time)) * 86400.0, 3)) AS avg_lateness
+FROM job_executions
+WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
+  AND finished_at > :since AND finished_at <= :now
+  AND started_at IS NOT NULL;
+
+-- name: metrics_duration_rank
+-- The duration at a rank (0 = shortest) among the runs of metrics_finished_timing: the p95
+-- by nearest rank.
+SELECT ROUND((julianday(finished_at) - julianday(started_at)) * 86400.0, 3) AS value
+FROM job_executions
+WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
+  AND finished_at > :since AND finished_at <= :now
+  AND started_at IS NOT NULL
+ORDER BY value LIMIT 1 OFFSET :rank;
+
+-- name: metrics_lateness_rank
+-- The start lateness at a rank (0 = least late) among the runs of metrics_finished_timing
+-- that have a scheduled time.
+SELECT ROUND((julianday(started_at) - julianday(scheduled_time)) * 86400.0, 3) AS value
+FROM job_executions
+WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
+  AND finished_at > :since AND finished_at <= :now
+  AND started_at IS NOT NULL AND scheduled_time IS NOT NULL
+ORDER BY value LIMIT 1 OFFSET :rank;
+
+-- name: metrics_live_daemons
+-- The registered daemons of each kind that sent a heartbeat since `since`.
+SELECT kind, COUNT(*) AS count FROM workers
+WHERE last_heartbeat >= :since
+GROUP BY kind;
+
+-- name: metrics_dead_letters
+SELECT COUNT(*) FROM dead_letters;
+
+-- === the scheduler at a glance ===
+
+-- name: cron_counts
+-- How many crons there are, and how many of them are enabled: one pass over the table (no
+-- row is read back into Python), for `jobu.Client.status()` and the admin's overview.
+SELECT COUNT(*) AS crons, COALESCE(SUM(CASE WHEN is_enabled THEN 1 ELSE 0 END), 0) AS enabled
+FROM cron_jobs;
+
+-- name: cron_soonest_planned
+-- The enabled crons whose planned tick (next_tick_at, as the dispatcher planned it, business
+-- calendars included) is after now, soonest first: along the index on next_tick_at, the first
+-- `limit` of them and no more. Due and unplanned crons are read by cron_due.
+SELECT name, next_tick_at FROM cron_jobs
+WHERE is_enabled AND next_tick_at > :now
+ORDER BY next_tick_at, id
+LIMIT :limit;
