@@ -74,12 +74,15 @@ __all__ = [
     "parse_calendar_schedule",
     "parse_ics",
     "parse_weekend",
+    "parse_years",
     "split_schedule",
     "validate_calendar_schedule",
 ]
 
 #: The longest run of consecutive non-working days a tick is moved across.
 MAX_NON_WORKING_RUN = 31
+#: The most years a country's public holidays are generated for at once.
+MAX_COUNTRY_YEARS = 100
 #: Saturday and Sunday (ISO week days).
 DEFAULT_WEEKEND = frozenset({6, 7})
 _DAY_NAMES = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -170,6 +173,19 @@ def parse_weekend(text: str | Iterable[str | int]) -> frozenset[int]:
             raise InvalidInputError(f"weekend day {item!r} is not valid: write days such as "
                                     "'sat,sun' or 'fri,sat' (or ISO numbers 1-7, or 'none')")
     return frozenset(days)
+
+
+def parse_years(text: str | int) -> range:
+    """The years of ``2026-2030`` or ``2026``, 1 to MAX_COUNTRY_YEARS of them, first not
+    after last: the span a country's public holidays are generated for."""
+    first, _, last = str(text).strip().partition("-")
+    if not first.isdigit() or (last and not last.isdigit()):
+        raise InvalidInputError(f"{str(text)!r}: write a year or a range, e.g. 2026-2030")
+    span = range(int(first), int(last or first) + 1)
+    if not 0 < len(span) <= MAX_COUNTRY_YEARS:
+        raise InvalidInputError(f"{str(text)!r}: give 1 to {MAX_COUNTRY_YEARS} years, the "
+                                "first not after the last")
+    return span
 
 
 def weekend_text(days: frozenset[int]) -> str:

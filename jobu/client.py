@@ -29,10 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from jobu import operations
+from jobu.calendars import Calendar, parse_day
 from jobu.clock import Clock, SystemClock
 from jobu.config import load_config, parse_database_url
 from jobu.errors import InvalidInputError
 from jobu.model import CronJob, Execution, Isolation
+from jobu.operations import calendars as calendar_operations
 from jobu.operations.crons import CronRules, spec_of
 from jobu.operations.handler_refs import HandlerRef, handler_name_of
 from jobu.operations.jobs import JobInfo
@@ -199,6 +201,49 @@ class Client:
     def run_job_now(self, name: str) -> int:
         """Enqueue one execution of a job now, with its settings; return its id."""
         return operations.run_cron_now(self._store, name, self._clock)[1]
+
+    # --- business calendars --------------------------------------------------------
+
+    def add_calendar(self, name: str, *, days: Mapping[date | str, str] | None = None,
+                     weekend: str | Iterable[str | int] | None = None,
+                     timezone: str | None = None, description: str | None = None,
+                     country: str | None = None, years: str | int | None = None,
+                     subdivision: str | None = None, replace_days: bool = False) -> Calendar:
+        """Add a business calendar, or change the fields given of one: `jobu calendar add`.
+
+        ``add_calendar("kr", days={"2026-09-24": "Chuseok"}, timezone="Asia/Seoul")``.
+        `days` (dates or YYYY-MM-DD) are added to the stored ones, or replace them with
+        `replace_days`; `weekend` is e.g. "sat,sun" (the default) or "fri,sat"; `country`
+        and `years` ("2026-2030") add a country's public holidays (Python's holidays
+        package), the days given winning. A calendar that calendars.yaml declares is
+        refused (CalendarManagedByFileError).
+        """
+        given = {parse_day(str(day), f"calendar {name}") if not isinstance(day, date)
+                 else day: title for day, title in (days or {}).items()}
+        if country is not None:
+            if years is None:
+                raise InvalidInputError("country needs years, e.g. years='2026-2030'")
+            given = {**calendar_operations.country_holidays(country, str(years), subdivision),
+                     **given}
+        elif years is not None or subdivision is not None:
+            raise InvalidInputError("years and subdivision go with country")
+        return calendar_operations.save_calendar(
+            self._store, name, days=given if given or replace_days else None,
+            weekend=weekend, timezone=timezone, description=description,
+            replace_days=replace_days)
+
+    def get_calendars(self) -> list[dict[str, Any]]:
+        """Every calendar: name, description, timezone, weekend, version, day_count,
+        first_day and last_day, by name (`jobu calendar list`)."""
+        return calendar_operations.list_calendars(self._store)
+
+    def get_calendar(self, name: str) -> Calendar:
+        """One calendar with its days (NotFoundError if there is none)."""
+        return calendar_operations.show_calendar(self._store, name)
+
+    def remove_calendar(self, name: str) -> None:
+        """Remove a calendar that no cron names (InvalidStateError names those that do)."""
+        calendar_operations.remove_calendar(self._store, name)
 
     # --- the scheduler at a glance ---------------------------------------------------
 

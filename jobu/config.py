@@ -8,7 +8,9 @@ every key with its meaning, default and unit:
 * ``dispatcher.yaml``, ``worker.yaml``, ``queue.yaml``, ``admin.yaml``: one per daemon, each with
   its own ``log_level`` and ``log_format``;
 * ``crons.yaml`` and ``crons.d/*.yaml``: crons declared in files (jobu.cronfiles), read only
-  when asked (`load_config(with_crons=True)`: the dispatcher, `jobu run`, `jobu check-config`).
+  when asked (`load_config(with_crons=True)`: the dispatcher, `jobu run`, `jobu check-config`);
+* ``calendars.yaml`` and ``calendars.d/*.yaml``: business calendars declared in files
+  (jobu.calendarfiles), read with the crons, whose schedules may name them.
 
 Environment variables:
 
@@ -40,6 +42,12 @@ from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 import yaml
 
+from jobu.calendarfiles import (
+    CALENDARS_DIRECTORY,
+    CALENDARS_FILE,
+    CalendarFiles,
+    declared_calendars,
+)
 from jobu.configschema import (
     DEFAULT_DATABASES,
     DEFAULT_JOBS_DATABASE,
@@ -62,9 +70,9 @@ from jobu.errors import ConfigError
 from jobu.model import DatabaseSpec
 
 __all__ = [
-    "AdminConfig", "Config", "CronFiles", "DispatcherConfig", "KafkaConfig", "QueueConfig",
-    "TopicConfig", "WorkerConfig", "default_config_dir", "describe_config", "load_config",
-    "mask_url_password", "parse_database_url",
+    "AdminConfig", "CalendarFiles", "Config", "CronFiles", "DispatcherConfig", "KafkaConfig",
+    "QueueConfig", "TopicConfig", "WorkerConfig", "default_config_dir", "describe_config",
+    "load_config", "mask_url_password", "parse_database_url",
 ]
 
 CONFIG_DIR_ENV = "JOBU_CONFIG_DIR"
@@ -109,6 +117,8 @@ class Config:
     allow_best_effort_multi_commit: bool = False
     #: crons.yaml and crons.d/*.yaml; None when not read (`load_config(with_crons=False)`).
     crons: CronFiles | None = None
+    #: calendars.yaml and calendars.d/*.yaml; None when not read (with the crons only).
+    calendars: CalendarFiles | None = None
 
 
 class _Problems:
@@ -158,7 +168,8 @@ def load_config(config_dir: str | Path | None = None, environ: Environ | None = 
     by JOBU_CONFIG_DIR must exist; the default one may be missing (everything at its default).
     `worker_file` replaces worker.yaml (an extra pool, jobu-worker@NAME: worker-NAME.yaml);
     relative to the directory, and it must exist. `with_crons` reads and checks crons.yaml
-    and crons.d/*.yaml too (Config.crons): only the processes that apply them need them.
+    and crons.d/*.yaml too (Config.crons), and calendars.yaml and calendars.d/*.yaml
+    (Config.calendars): only the processes that apply them need them.
     """
     environ = os.environ if environ is None else environ
     directory = _config_directory(config_dir, environ)
@@ -184,12 +195,14 @@ def load_config(config_dir: str | Path | None = None, environ: Environ | None = 
     queue = _queue(loaded[QUEUE_FILE], directory, environ, problems)
     admin = _admin(loaded[ADMIN_FILE], directory, environ, problems)
     crons = _cron_files(directory, dispatcher, problems) if with_crons else None
+    calendars = _calendar_files(directory, problems) if with_crons else None
     if problems.lines or jobs_database is None:
         raise ConfigError(problems.by_file())
     return Config(config_dir=directory, state_dir=state_dir, databases=databases,
                   jobs_database=jobs_database, dispatcher=dispatcher, worker=worker, queue=queue,
                   admin=admin, allow_best_effort_multi_commit=loaded[DATABASE_FILE].get(
-                      "allow_best_effort_multi_commit", False), crons=crons)
+                      "allow_best_effort_multi_commit", False), crons=crons,
+                  calendars=calendars)
 
 
 def parse_database_url(url: str, name: str = "jobs", *,
@@ -262,6 +275,20 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 self.duplicates.append((line, key, first))
         return super().construct_mapping(node, deep=deep)
 
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        """An unquoted date or time, refused with its line when it has no such day
+        (2026-02-30), where PyYAML would raise a bare ValueError."""
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as error:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a valid date: {error}",
+                node.start_mark) from None
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp",
+                                 _UniqueKeyLoader.construct_yaml_timestamp)
+
 
 def _read_yaml(path: Path, problems: _Problems, source: str | None = None) -> dict[Any, Any]:
     """The mapping at the top of file `path`; {} when it is absent, empty or broken.
@@ -315,7 +342,7 @@ def _report_misnamed_files(directory: Path, problems: _Problems) -> None:
     """A YAML file whose name is close to one jobu reads (workers.yaml, worker.yml) is a problem:
     left alone, its settings would be silently ignored. Extra pools' worker-NAME.yaml files
     and files of other names are not jobu's business."""
-    known = [*FILE_SCHEMAS, CRONS_FILE]
+    known = [*FILE_SCHEMAS, CRONS_FILE, CALENDARS_FILE]
     try:
         names = sorted(path.name for path in directory.iterdir() if path.is_file())
     except OSError:
@@ -340,14 +367,7 @@ def _report_misnamed_files(directory: Path, problems: _Problems) -> None:
 def _cron_files(directory: Path, dispatcher: DispatcherConfig, problems: _Problems) -> CronFiles:
     """The crons of crons.yaml and of crons.d/*.yaml (in name order), each problem with its
     file, key and line. A cron declared in two files is a problem: one file owns each cron."""
-    paths = [directory / CRONS_FILE]
-    folder = directory / CRONS_DIRECTORY
-    if folder.is_dir():
-        paths += sorted(folder.glob("*.yaml"))
-        for misnamed in sorted(folder.glob("*.yml")):
-            problems.add(f"{CRONS_DIRECTORY}/{misnamed.name}", "",
-                         f"jobu reads only *.yaml files in {CRONS_DIRECTORY}; rename it to "
-                         f"{misnamed.stem}.yaml")
+    paths = _declaring_files(directory, CRONS_FILE, CRONS_DIRECTORY, problems)
     now = datetime.now(UTC)
     read, crons, first_seen = [], [], {}
     for path in paths:
@@ -374,6 +394,50 @@ def _cron_files(directory: Path, dispatcher: DispatcherConfig, problems: _Proble
             crons.append(declared)
         read.append(str(path))
     return CronFiles(paths=tuple(read), crons=tuple(crons))
+
+
+def _declaring_files(directory: Path, file_name: str, folder_name: str,
+                     problems: _Problems) -> list[Path]:
+    """`file_name` and the *.yaml files of `folder_name` (in name order), present or not; a
+    *.yml file in the folder is a problem, since it would be ignored."""
+    paths = [directory / file_name]
+    folder = directory / folder_name
+    if folder.is_dir():
+        paths += sorted(folder.glob("*.yaml"))
+        for misnamed in sorted(folder.glob("*.yml")):
+            problems.add(f"{folder_name}/{misnamed.name}", "",
+                         f"jobu reads only *.yaml files in {folder_name}; rename it to "
+                         f"{misnamed.stem}.yaml")
+    return paths
+
+
+# --- calendars.yaml and calendars.d/*.yaml -------------------------------------------------------
+
+
+def _calendar_files(directory: Path, problems: _Problems) -> CalendarFiles:
+    """The calendars of calendars.yaml and of calendars.d/*.yaml (in name order), each problem
+    with its file, key and line. A calendar declared in two files is a problem."""
+    read, calendars, first_seen = [], [], {}
+    for path in _declaring_files(directory, CALENDARS_FILE, CALENDARS_DIRECTORY, problems):
+        if not path.is_file():
+            continue
+        source = str(path.relative_to(directory))
+        lines = _key_lines(path)
+        found, wrong = declared_calendars(str(path), _read_yaml(path, problems, source))
+        for key, message in wrong:
+            problems.add(source, _with_line(key, lines), message)
+        for declared in found:
+            name = declared.calendar.name
+            key = render_path(("calendars", name))
+            if name in first_seen:
+                problems.add(source, _with_line(key, lines),
+                             f"calendar {name!r} is declared in {first_seen[name]} too; "
+                             "declare each calendar in one file")
+                continue
+            first_seen[name] = (f"{source} line {lines[key]}" if key in lines else source)
+            calendars.append(declared)
+        read.append(str(path))
+    return CalendarFiles(paths=tuple(read), calendars=tuple(calendars))
 
 
 def _key_lines(path: Path) -> dict[str, int]:

@@ -21,9 +21,11 @@ A pass (``run_once``, driven by jobu.daemon):
    ``max_sleep_seconds``, and at most ``poll_interval_seconds`` unless PostgreSQL's
    LISTEN on ``jobu_crons`` wakes it the moment a cron is added or changed.
 
-At start and after each reload (SIGHUP), before its pass, it applies the crons declared in
+At start and after each reload (SIGHUP), before its pass, it applies the calendars declared
+in calendars.yaml and calendars.d/*.yaml (jobu.operations.calendar_files: added, updated,
+removed when they left the files and no cron names them), then the crons declared in
 crons.yaml and crons.d/*.yaml (jobu.operations.cron_files): added, updated in place, or
-disabled when they left the files.
+disabled when they left the files. Calendars first: a cron of the files may name one.
 
 A cron whose schedule names a calendar (jobu.calendars) is planned with the calendar as
 stored: each pass that plans such a cron reads the calendars' versions once, and a
@@ -48,6 +50,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from jobu import __version__
+from jobu.calendarfiles import CalendarFiles
 from jobu.calendars import Calendar, split_schedule
 from jobu.clock import Clock, SystemClock
 from jobu.config import Config
@@ -56,6 +59,7 @@ from jobu.cronfiles import CronFiles
 from jobu.errors import DatabaseError, ScheduleError
 from jobu.maintenance import Maintenance
 from jobu.model import CronJob, Status, WorkerInfo
+from jobu.operations.calendar_files import apply_calendar_files
 from jobu.operations.cron_files import apply_cron_files
 from jobu.operations.crons import CronRules
 from jobu.planning import (
@@ -100,11 +104,14 @@ class Dispatcher:
                  listen: bool = True, database_clock: bool = True,
                  heartbeat_seconds: float = HEARTBEAT_SECONDS,
                  worker_heartbeat_seconds: float = 10.0,
-                 dispatcher_id: str | None = None, cron_files: CronFiles | None = None) -> None:
+                 dispatcher_id: str | None = None, cron_files: CronFiles | None = None,
+                 calendar_files: CalendarFiles | None = None) -> None:
         """`database_clock`: rows are stamped, and leases and ages judged, by the
         database's clock (production); False uses the `now` of each pass, so that
         tests can drive time with a FakeClock. `cron_files`: the crons of crons.yaml and
-        crons.d to apply before the first pass (None: leave the crons as they are)."""
+        crons.d to apply before the first pass (None: leave the crons as they are);
+        `calendar_files`: likewise the calendars of calendars.yaml and calendars.d,
+        applied before the crons."""
         self.store = store
         self.settings = settings
         self.wake = wake or threading.Event()
@@ -135,6 +142,7 @@ class Dispatcher:
         self._failing_since: datetime | None = None
         #: Cron files read at start or at the last reload and not applied yet.
         self._cron_files = cron_files
+        self._calendar_files = calendar_files
         #: Calendars as last read, by name; their versions as read in this pass (None:
         #: not read yet this pass).
         self._calendars: dict[str, Calendar] = {}
@@ -191,6 +199,8 @@ class Dispatcher:
         self.settings = self.maintenance.settings = config.dispatcher
         if config.crons is not None:
             self._cron_files = config.crons
+        if config.calendars is not None:
+            self._calendar_files = config.calendars
         self._schedules.clear()
         self._refusals.clear()
         logging.getLogger().setLevel(config.dispatcher.log_level)
@@ -244,7 +254,14 @@ class Dispatcher:
     # --- crons declared in files ------------------------------------------------------
 
     def _apply_cron_files(self) -> None:
-        """Apply the cron files once; a DatabaseError leaves them to the next pass."""
+        """Apply the calendar files, then the cron files, once each; a DatabaseError leaves
+        what is not applied yet to the next pass."""
+        if self._calendar_files is not None:
+            calendars = self._calendar_files
+            done = apply_calendar_files(self.store, calendars)
+            self._calendar_files = None
+            log.info("calendar files applied (%s): %s",
+                     ", ".join(calendars.paths) or "none present", done.summary())
         if self._cron_files is None:
             return
         files = self._cron_files

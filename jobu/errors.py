@@ -182,3 +182,15 @@ class CronManagedByFileError(InvalidStateError):
             f"cron {name!r} is managed by {source}: change or remove it there, then reload the "
             "dispatcher (systemctl reload jobu-dispatcher); pausing and resuming it "
             "(jobu cron disable/enable) are allowed")
+
+
+class CalendarManagedByFileError(InvalidStateError):
+    """The calendar is declared in a calendars file (calendars.yaml, calendars.d/*.yaml), which
+    owns it: it is changed or removed there, and the dispatcher applies the file on reload."""
+
+    def __init__(self, name: str, source: str) -> None:
+        self.name = name
+        self.source = source
+        super().__init__(
+            f"calendar {name!r} is managed by {source}: change or remove it there, then "
+            "reload the dispatcher (systemctl reload jobu-dispatcher)")

@@ -1,4 +1,8 @@
-"""`jobu calendar …`: add, import, list, show, remove business calendars."""
+"""`jobu calendar …`: add, import, list, show, remove business calendars.
+
+A calendar that calendars.yaml (or calendars.d/*.yaml) declares is changed there: add,
+import and remove refuse it, naming the file (jobu.operations.calendars).
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         "calendar", help="manage business calendars (holidays, weekends)",
         description="Named calendars of non-working days. A cron follows one with "
                     "--calendar NAME (and --on-holiday), or with a business-day schedule "
-                    "such as 'bd -1 18:00'.")
+                    "such as 'bd -1 18:00'. Calendars may also be declared in "
+                    "calendars.yaml (and calendars.d/*.yaml), which the dispatcher applies at "
+                    "start and on reload; add, import and remove refuse those.")
     sub = calendar.add_subparsers(dest="calendar_command", metavar="COMMAND", required=True)
 
     add = sub.add_parser("add", help="add a calendar, or change one",
@@ -68,6 +74,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def cmd_add(ctx: Context) -> int:
     args = ctx.args
+    # Before asking the holidays package: a calendar of a file is refused whatever is asked.
+    operations.check_calendar_not_managed(ctx.store, args.name)
     days = dict(_day_option(text) for text in args.day)
     if args.country:
         if not args.years:
@@ -112,16 +120,18 @@ def cmd_list(ctx: Context) -> int:
 
 def cmd_show(ctx: Context) -> int:
     calendar = operations.show_calendar(ctx.store, ctx.args.name)
+    managed_by = operations.calendar_managed_by(ctx.store, calendar.name)
     days = [{"date": day.isoformat(), "name": name}
             for day, name in sorted(calendar.holidays.items())]
     if ctx.args.json:
         print_json({"name": calendar.name, "description": calendar.description,
                     "timezone": calendar.timezone, "weekend": weekend_text(calendar.weekend),
-                    "version": calendar.version, "holidays": days})
+                    "version": calendar.version, "managed_by": managed_by, "holidays": days})
         return 0
     print_fields([("name", calendar.name), ("description", calendar.description or "-"),
                   ("timezone", calendar.timezone or "(each cron's own)"),
                   ("weekend", weekend_text(calendar.weekend)),
+                  ("managed by", managed_by or "-"),
                   ("holidays", len(days))])
     for day in days:
         print(f"  {day['date']}  {day['name']}")

@@ -37,7 +37,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def build_dispatcher(config: Config, store: Store, wake: threading.Event) -> Dispatcher:
     return Dispatcher(store, config.dispatcher, wake,
                       worker_heartbeat_seconds=config.worker.heartbeat_interval_seconds,
-                      cron_files=config.crons)
+                      cron_files=config.crons, calendar_files=config.calendars)
 
 
 def cmd_dispatcher(ctx: Context) -> int:
@@ -49,7 +49,8 @@ def cmd_dispatcher(ctx: Context) -> int:
     setup_logging(settings.log_level, settings.log_format, journal=stderr_is_journal())
     dispatcher = Dispatcher(ctx.store, settings, listen=False,
                             worker_heartbeat_seconds=ctx.config.worker.heartbeat_interval_seconds,
-                            cron_files=ctx.config.crons)
+                            cron_files=ctx.config.crons,
+                            calendar_files=ctx.config.calendars)
     try:
         dispatcher.run_once(SystemClock().now())
         dispatcher.finish_maintenance()

@@ -1,9 +1,12 @@
 """Business calendars: add (or replace), import days, list, show, remove.
 
 Called by `jobu calendar …` and the Client alike, so that both refuse a bad value
-with the same sentence. Days come from a list, an iCalendar file (all-day
-VEVENTs), a YAML or CSV list of ``date, name``, or Python's ``holidays`` package
-for a country (``python3-holidays`` on Debian), which is imported only when asked.
+with the same sentence. A calendar that calendars.yaml (or calendars.d) declares is owned
+by that file: changing or removing it here is refused (CalendarManagedByFileError), except
+by the file being applied (jobu.operations.calendar_files). Days come from a list, an
+iCalendar file (all-day VEVENTs), a YAML or CSV list of ``date, name``, or Python's
+``holidays`` package for a country (``python3-holidays`` on Debian), which is imported
+only when asked.
 """
 
 from __future__ import annotations
@@ -23,32 +26,34 @@ from jobu.calendars import (
     parse_day,
     parse_ics,
     parse_weekend,
+    parse_years,
     split_schedule,
 )
-from jobu.errors import InvalidInputError, InvalidStateError
+from jobu.errors import CalendarManagedByFileError, InvalidInputError, InvalidStateError
 from jobu.schedule import validate_timezone
 from jobu.store import Store
 from jobu.validation import check_name
 
-__all__ = ["country_holidays", "import_days", "list_calendars", "parse_days_file",
-           "remove_calendar", "save_calendar", "show_calendar"]
-
-#: The most years `--years` spans for a country's holidays.
-MAX_COUNTRY_YEARS = 100
-
+__all__ = ["calendar_managed_by", "check_calendar_not_managed", "country_holidays",
+           "import_days", "list_calendars", "parse_days_file", "remove_calendar",
+           "save_calendar", "show_calendar"]
 
 def save_calendar(store: Store, name: str, *, days: Mapping[date, str] | None = None,
                   weekend: str | Iterable[str | int] | None = None,
                   timezone: str | None = None, description: str | None = None,
-                  replace_days: bool = True) -> Calendar:
+                  replace_days: bool = True, managed_by: str | None = None) -> Calendar:
     """Create the calendar `name`, or change it: the fields given replace the stored ones.
 
     `days` replace the stored days (or, with ``replace_days=False``, are added to them,
-    a day given again taking the new name).
+    a day given again taking the new name). A calendar that a calendars file manages is
+    refused (CalendarManagedByFileError) unless the caller is that file being applied
+    (`managed_by`).
     """
     check_name(name, "calendar name")
     if len(name) > 100:
         raise InvalidInputError(f"calendar name {name!r} is longer than 100 characters")
+    if managed_by is None:
+        check_calendar_not_managed(store, name)
     current = _existing(store, name)
     holidays = dict(current.holidays) if current and not replace_days else {}
     if days is None and current is not None:
@@ -97,13 +102,10 @@ def country_holidays(country: str, years: str, subdivision: str | None = None
                      ) -> dict[date, str]:
     """A country's public holidays for a range of years (``2026-2030`` or ``2026``), from
     Python's ``holidays`` package."""
-    first, _, last = years.partition("-")
-    if not first.isdigit() or (last and not last.isdigit()):
-        raise InvalidInputError(f"--years {years!r}: write a year or a range, e.g. 2026-2030")
-    span = range(int(first), int(last or first) + 1)
-    if not 0 < len(span) <= MAX_COUNTRY_YEARS:
-        raise InvalidInputError(f"--years {years!r}: give 1 to {MAX_COUNTRY_YEARS} years, "
-                                "the first not after the last")
+    try:
+        span = parse_years(years)
+    except InvalidInputError as error:
+        raise InvalidInputError(f"--years {error}") from None
     try:
         holidays = importlib.import_module("holidays")
     except ImportError:
@@ -127,10 +129,31 @@ def show_calendar(store: Store, name: str) -> Calendar:
     return store.calendar_get(name)
 
 
-def remove_calendar(store: Store, name: str) -> None:
-    """Remove a calendar no cron names; InvalidStateError names the crons that do."""
-    users = sorted(cron.name for cron in store.cron_list()
-                   if split_schedule(cron.schedule)[1] == name)
+def calendar_managed_by(store: Store, name: str) -> str | None:
+    """The calendars file that manages calendar `name`, or None."""
+    return store.calendar_managed_by(name)
+
+
+def check_calendar_not_managed(store: Store, name: str) -> None:
+    """Refuse to change or remove a calendar that a calendars file declares: the file owns
+    it, and the dispatcher would put it back as the file says at its next reload."""
+    source = store.calendar_managed_by(name)
+    if source is not None:
+        raise CalendarManagedByFileError(name, source)
+
+
+def crons_naming(store: Store, name: str) -> list[str]:
+    """The crons whose schedule names calendar `name`, enabled or not, by name."""
+    return sorted(cron.name for cron in store.cron_list()
+                  if split_schedule(cron.schedule)[1] == name)
+
+
+def remove_calendar(store: Store, name: str, *, managed_by: str | None = None) -> None:
+    """Remove a calendar no cron names; InvalidStateError names the crons that do. A
+    calendar that a calendars file manages is refused unless `managed_by` is that file."""
+    if managed_by is None:
+        check_calendar_not_managed(store, name)
+    users = crons_naming(store, name)
     if users:
         raise InvalidStateError(f"calendar {name} is used by cron {', '.join(users)}; remove "
                                 "or change those crons first (jobu cron edit NAME "

@@ -1135,6 +1135,23 @@ class Store(DecisionLogMethods, QueueMethods, AuditMethods):
         if not self._write(work):
             raise NotFoundError(f"no calendar named {name!r} (see `jobu calendar list`)")
 
+    def calendar_managed(self) -> dict[str, str]:
+        """The calendars that a calendars file manages: name -> the file's path."""
+        found = self._read(lambda c: c.fetch_all(self._q["calendar_managed_list"]))
+        return {row["name"]: row["managed_by"] for row in found}
+
+    def calendar_managed_by(self, name: str) -> str | None:
+        """The file that manages calendar `name`, or None (no such calendar, or not from a
+        file)."""
+        return self._read(lambda c: c.fetch_value(self._q["calendar_managed_by"],
+                                                  {"name": name}))
+
+    def calendar_set_managed_by(self, name: str, source: str | None) -> None:
+        """Mark calendar `name` as managed by file `source` (None: by nobody). Its version
+        stays: its days have not changed, so no cron need be planned again."""
+        self._write(lambda c: c.execute(self._q["calendar_set_managed_by"],
+                                        {"name": name, "managed_by": source}))
+
     # --- metrics
 
     def metrics_read(self, now: datetime, *, finished_since: datetime,

@@ -859,6 +859,21 @@ GROUP BY kind;
 -- name: metrics_dead_letters
 SELECT COUNT(*) FROM dead_letters;
 
+-- === calendars in files ===
+-- Calendars declared in calendars.yaml and calendars.d/*.yaml (Store.calendar_managed*,
+-- jobu.operations.calendar_files).
+
+-- name: calendar_managed_list
+-- The calendars a calendars file manages, with the file's path.
+SELECT name, managed_by FROM calendars WHERE managed_by IS NOT NULL ORDER BY name;
+
+-- name: calendar_managed_by
+SELECT managed_by FROM calendars WHERE name = %(name)s;
+
+-- name: calendar_set_managed_by
+-- Not a change of the calendar's days: its version stays, so no cron is planned again.
+UPDATE calendars SET managed_by = %(managed_by)s WHERE name = %(name)s;
+
 -- === the scheduler at a glance ===
 
 -- name: cron_counts
