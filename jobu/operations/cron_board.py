@@ -10,7 +10,7 @@ from datetime import datetime
 
 from jobu.errors import InvalidInputError
 from jobu.model import CronJob, Status
-from jobu.operations.crons import next_fire_time
+from jobu.operations.crons import planned_fire_time
 from jobu.store import Store
 
 __all__ = ["CronListRow", "CronPage", "CronQuery", "CronRow", "check_cron_query",
@@ -183,7 +183,7 @@ def _matches(cron: CronJob, query: CronQuery,
 
 
 def _next_fire(cron: CronJob, now: datetime) -> datetime | None:
-    return next_fire_time(cron, now) if cron.is_enabled else None
+    return planned_fire_time(cron, now)
 
 
 def _timestamp(at: datetime | None) -> float:

@@ -57,7 +57,7 @@ from jobu.validation import check_cron_spec, check_next_times_count
 __all__ = ["CronRules", "add_cron", "check_handler_served", "check_not_managed",
            "cron_schedule", "cron_ticks", "declare_cron",
            "edit_cron", "get_cron", "list_crons", "next_fire_time", "next_fire_times",
-           "remove_cron", "run_cron_now", "set_cron_enabled"]
+           "planned_fire_time", "remove_cron", "run_cron_now", "set_cron_enabled"]
 
 
 @dataclass(frozen=True)
@@ -289,6 +289,19 @@ def next_fire_time(cron: CronSpec, now: datetime,
                    calendar: Calendar | None = None) -> datetime | None:
     """The cron's next tick after `now` (UTC); None if it fires no more."""
     return cron_schedule(cron, calendar).next_after(now)
+
+
+def planned_fire_time(cron: CronJob, now: datetime) -> datetime | None:
+    """When an enabled cron fires next: the tick the dispatcher planned (next_tick_at, its
+    business calendar included) while that is still ahead of `now`; else, for a cron not
+    planned yet or whose tick is due, from its schedule (without its calendar). None for a
+    disabled cron, or one that fires no more. No schedule is computed for a planned cron,
+    so a list of them costs no more than reading them."""
+    if not cron.is_enabled:
+        return None
+    if cron.next_tick_at is not None and cron.next_tick_at > now:
+        return cron.next_tick_at
+    return next_fire_time(cron, now)
 
 
 def next_fire_times(cron: CronSpec, now: datetime, count: int,

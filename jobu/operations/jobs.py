@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jobu.model import CronJob, Status
-from jobu.operations.crons import cron_schedule
+from jobu.operations.crons import cron_schedule, planned_fire_time
 from jobu.operations.triggers import interval_words
 from jobu.schedule import EPOCH, IntervalSchedule, OneShotSchedule, Schedule
 from jobu.store import Store
@@ -52,7 +52,7 @@ def describe_trigger(schedule: Schedule) -> str:
 def job_info(cron: CronJob, last_run: tuple[Status, datetime | None] | None,
              now: datetime) -> JobInfo:
     schedule = cron_schedule(cron)
-    upcoming = schedule.next_after(now) if cron.is_enabled else None
+    upcoming = planned_fire_time(cron, now)
     return JobInfo(
         name=cron.name, description=cron.description, handler_name=cron.handler_name,
         params=dict(cron.handler_params), schedule=cron.schedule, timezone=cron.timezone,

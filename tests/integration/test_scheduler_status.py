@@ -11,6 +11,8 @@ from jobu.configschema import DispatcherConfig
 from jobu.dispatcher import Dispatcher
 from jobu.model import CronSpec
 from jobu.operations.calendars import save_calendar
+from jobu.operations.cron_board import CronQuery, cron_page
+from jobu.operations.jobs import get_job
 from jobu.operations.status import NEXT_FIRES, scheduler_status
 
 QUIET = {"min_cron_interval_seconds": 1, "max_sleep_seconds": 86400,
@@ -60,8 +62,14 @@ def test_a_next_fire_follows_the_business_calendar(store):
     plan(store)
 
     business_day = holiday + timedelta(days=1 if holiday.isoweekday() < 5 else 3)
+    expected = datetime.combine(business_day, time(9), tzinfo=UTC)
     assert [(fire.name, fire.at) for fire in scheduler_status(store).next_fires] == [
-        ("first-bd", datetime.combine(business_day, time(9), tzinfo=UTC))]
+        ("first-bd", expected)]
+    # The same time wherever a cron's next run is shown: Client.get_job and the crons list.
+    now = datetime.now(UTC)
+    assert get_job(store, "first-bd", now).next_run_time == expected
+    [row] = cron_page(store, now, CronQuery()).rows
+    assert row.next_fire == expected
 
 
 def test_crons_not_planned_yet_are_computed_from_their_schedules(store):
