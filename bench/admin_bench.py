@@ -7,8 +7,10 @@ For each database of --databases, on a fresh migrated database (bench/benchdb.py
 enabled crons (bench/dispatcher_bench.py's), --count executions loaded set-based as
 bench/metrics_bench.py does (30 days of history, 1% PENDING, 0.5% RUNNING, 1% FAILED, the rest
 SUCCESS), of which every second one is linked to a cron (round robin, so each cron has a
-history), and the tables analysed; one pass of a dispatcher plans every cron's next tick, as
-a running jobu-dispatcher keeps them planned. Then a real `jobu admin serve` (gunicorn, admin.yaml's
+history), and the tables analysed; one pass of a dispatcher plans every cron's next tick, and
+a real `jobu dispatcher` keeps them planned while the pages are timed (it also makes the
+crons' ticks, about 2,000 executions a minute, which nobody runs). Then a real
+`jobu admin serve` (gunicorn, admin.yaml's
 defaults: 2 worker processes of 4 threads) answers --requests GET requests per page, one at a
 time, over HTTP on the loopback, with an API token; after two untimed requests per page (the
 pools and caches warm). It prints p50, p95 and the worst per page, and checks each answer is
@@ -132,8 +134,12 @@ def bench(dialect: str, args: argparse.Namespace, folder: Path) -> None:
             store.close()
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("JOBU_")}
+        directory = config_dir(folder, url)
+        dispatcher = subprocess.Popen([str(JOBU), "--config-dir", str(directory), "dispatcher"],
+                                      env=env, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL)
         server = subprocess.Popen(
-            [str(JOBU), "--config-dir", str(config_dir(folder, url)), "admin", "serve",
+            [str(JOBU), "--config-dir", str(directory), "admin", "serve",
              "--bind", f"127.0.0.1:{port}"], env=env, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE, text=True)
         try:
@@ -158,8 +164,9 @@ def bench(dialect: str, args: argparse.Namespace, folder: Path) -> None:
                 print(f"  {path:<28} {statistics.median(times):8.1f} {p95:8.1f} "
                       f"{times[-1]:8.1f}", flush=True)
         finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(60)
+            for process in (server, dispatcher):
+                process.send_signal(signal.SIGTERM)
+                process.wait(60)
 
 
 def main() -> int:

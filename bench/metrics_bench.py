@@ -52,9 +52,10 @@ LATER = {
 
 
 def load_sql(dialect: str, first: int, last: int, count: int) -> str:
-    """INSERT … SELECT of rows `first`..`last`: row n is (n × 30 days / count) old."""
+    """INSERT … SELECT of rows `first`..`last`: row n is ((count - n) × 30 days / count) old,
+    so that, as in a real history, a higher id is a newer execution."""
     step = HISTORY_SECONDS / count
-    created = AGO[dialect].format(seconds=f"n * {step}")
+    created = AGO[dialect].format(seconds=f"({count} - n) * {step}")
     ended = LATER[dialect].format(time=created, seconds="n % 60")
     lease = LATER[dialect].format(time=AGO[dialect].format(seconds="0"), seconds="3600")
     kind = "n % 1000"
