@@ -22,13 +22,14 @@ from jobu.store import Store
 from tests.conftest import spec_url
 from tests.servers import wait_until
 from tests.support import kafka as kafka_support
+from tests.support.kafka import KAFKA_SOCKET_LEAK
 from tests.support.processes import JOBU, DaemonProcess, daemon_environment
 from tests.support.proxy import TcpProxy
 
 kafka_broker = kafka_support.kafka_broker  # the session's broker fixture
 proxied_kafka_broker = kafka_support.proxied_kafka_broker
 
-pytestmark = [pytest.mark.acceptance, pytest.mark.slow]
+pytestmark = [pytest.mark.acceptance, pytest.mark.slow, KAFKA_SOCKET_LEAK]
 
 BROKERS_AWAY = "Kafka brokers unavailable"
 BROKERS_BACK = "Kafka brokers available again"

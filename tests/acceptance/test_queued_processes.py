@@ -17,11 +17,12 @@ from jobu.store import open_store
 from tests.conftest import spec_url
 from tests.servers import wait_until
 from tests.support import kafka as kafka_support
+from tests.support.kafka import KAFKA_SOCKET_LEAK
 from tests.support.processes import JOBU, DaemonProcess, daemon_environment
 
 kafka_broker = kafka_support.kafka_broker  # the session's broker fixture
 
-pytestmark = pytest.mark.acceptance
+pytestmark = [pytest.mark.acceptance, KAFKA_SOCKET_LEAK]
 
 
 class QueuedProcess(DaemonProcess):

@@ -19,6 +19,9 @@ from jobu.queued.consumer import QueueConsumer
 from jobu.queued.kafka import KafkaSource
 from tests.servers import wait_until
 from tests.support import kafka as kafka_support
+from tests.support.kafka import KAFKA_SOCKET_LEAK
+
+pytestmark = KAFKA_SOCKET_LEAK
 
 kafka_broker = kafka_support.kafka_broker  # the session's broker fixture
 

@@ -29,6 +29,9 @@ from jobu.queued.kafka import KafkaSource
 from jobu.queued.source import Record, Source, SourceUnavailableError, TopicPartition
 from tests.servers import wait_until
 from tests.support import kafka as kafka_support
+from tests.support.kafka import KAFKA_SOCKET_LEAK
+
+pytestmark = KAFKA_SOCKET_LEAK
 
 kafka_broker = kafka_support.kafka_broker  # the session's broker fixture
 
