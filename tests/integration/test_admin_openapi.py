@@ -479,12 +479,17 @@ def plausible_bodies(schema: dict[str, Any], document: dict[str, Any]) -> st.Sea
 
 def example_of(operation: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
     """One request that should succeed, tried first whatever hypothesis draws: path
-    variables naming seeded things, no query, a body of the required fields (or, with none
-    required, of one field) with KNOWN values."""
+    variables naming seeded things, the required query parameters and nothing else, a body of
+    the required fields (or, with none required, of one field) with KNOWN values. (Without
+    it, whether a success is drawn depends on hypothesis's version.)"""
+    parameters = operation.get("parameters", [])
     chosen: dict[str, Any] = {
         "path": {parameter["name"]: KNOWN[parameter["name"]][0]
-                 for parameter in operation.get("parameters", []) if parameter["in"] == "path"},
-        "query": {}, "body": None}
+                 for parameter in parameters if parameter["in"] == "path"},
+        "query": {parameter["name"]: str(KNOWN[parameter["name"]][0])
+                  for parameter in parameters
+                  if parameter["in"] == "query" and parameter.get("required")},
+        "body": None}
     if "requestBody" in operation:
         schema = operation["requestBody"]["content"]["application/json"]["schema"]
         target = resolve(schema["$ref"], document) if "$ref" in schema else schema

@@ -107,13 +107,14 @@ def documented(summary: str, *, tag: str,
 
 def query_parameter(name: str, description: str, *, kind: str = "string",
                     minimum: int | None = None, maximum: int | None = None,
-                    default: Any = None) -> dict[str, Any]:
-    """A query parameter (`kind` integer: checked by params.whole_number, 422 otherwise)."""
+                    default: Any = None, required: bool = False) -> dict[str, Any]:
+    """A query parameter (`kind` integer: checked by params.whole_number, 422 otherwise);
+    `required`: the endpoint refuses (422) a request without it."""
     schema: dict[str, Any] = {"type": kind}
     for key, value in (("minimum", minimum), ("maximum", maximum), ("default", default)):
         if value is not None:
             schema[key] = value
-    return {"name": name, "in": "query", "required": False, "description": description,
+    return {"name": name, "in": "query", "required": required, "description": description,
             "schema": schema}
 
 

@@ -48,7 +48,8 @@ def status():
 
 @bp.get("/schedule/next")
 @documented("The next fire times of a schedule not saved yet, marked for DST", tag="system",
-            query=[query_parameter("schedule", "the schedule as `jobu cron add` takes it"),
+            query=[query_parameter("schedule", "the schedule as `jobu cron add` takes it",
+                                   required=True),
                    query_parameter("timezone", "an IANA zone; the default zone when absent"),
                    query_parameter("dst_repeat", "auto, first or both"),
                    query_parameter("count", "how many fire times", kind="integer", minimum=1,
