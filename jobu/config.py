@@ -33,7 +33,7 @@ import difflib
 import enum
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -367,33 +367,45 @@ def _report_misnamed_files(directory: Path, problems: _Problems) -> None:
 def _cron_files(directory: Path, dispatcher: DispatcherConfig, problems: _Problems) -> CronFiles:
     """The crons of crons.yaml and of crons.d/*.yaml (in name order), each problem with its
     file, key and line. A cron declared in two files is a problem: one file owns each cron."""
-    paths = _declaring_files(directory, CRONS_FILE, CRONS_DIRECTORY, problems)
     now = datetime.now(UTC)
-    read, crons, first_seen = [], [], {}
-    for path in paths:
+    paths, crons = _declared_in_files(
+        directory, CRONS_FILE, CRONS_DIRECTORY, "crons", "cron", problems,
+        lambda path, document: declared_crons(
+            path, document, default_timezone=dispatcher.timezone,
+            min_interval_seconds=dispatcher.min_cron_interval_seconds, now=now),
+        lambda declared: declared.spec.name)
+    return CronFiles(paths=paths, crons=crons)
+
+
+def _declared_in_files(directory: Path, file_name: str, folder_name: str, section: str,
+                       kind: str, problems: _Problems,
+                       parse: Callable[[str, Any], tuple[list[Any], list[tuple[str, str]]]],
+                       name_of: Callable[[Any], str]) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    """What `file_name` and `folder_name`/*.yaml declare under `section` (crons, calendars):
+    the files read and the declarations, parsed by `parse(path, document)` into (found,
+    problems by key). Each problem gets its file, key and line; a `kind` declared in two
+    files is a problem, naming the first one."""
+    read, items, first_seen = [], [], {}
+    for path in _declaring_files(directory, file_name, folder_name, problems):
         if not path.is_file():
             continue
         source = str(path.relative_to(directory))
         lines = _key_lines(path)
-        document = _read_yaml(path, problems, source)
-        found, wrong = declared_crons(str(path), document,
-                                      default_timezone=dispatcher.timezone,
-                                      min_interval_seconds=dispatcher.min_cron_interval_seconds,
-                                      now=now)
+        found, wrong = parse(str(path), _read_yaml(path, problems, source))
         for key, message in wrong:
             problems.add(source, _with_line(key, lines), message)
         for declared in found:
-            name = declared.spec.name
-            key = render_path(("crons", name))
+            name = name_of(declared)
+            key = render_path((section, name))
             if name in first_seen:
                 problems.add(source, _with_line(key, lines),
-                             f"cron {name!r} is declared in {first_seen[name]} too; "
-                             "declare each cron in one file")
+                             f"{kind} {name!r} is declared in {first_seen[name]} too; "
+                             f"declare each {kind} in one file")
                 continue
             first_seen[name] = (f"{source} line {lines[key]}" if key in lines else source)
-            crons.append(declared)
+            items.append(declared)
         read.append(str(path))
-    return CronFiles(paths=tuple(read), crons=tuple(crons))
+    return tuple(read), tuple(items)
 
 
 def _declaring_files(directory: Path, file_name: str, folder_name: str,
@@ -417,27 +429,10 @@ def _declaring_files(directory: Path, file_name: str, folder_name: str,
 def _calendar_files(directory: Path, problems: _Problems) -> CalendarFiles:
     """The calendars of calendars.yaml and of calendars.d/*.yaml (in name order), each problem
     with its file, key and line. A calendar declared in two files is a problem."""
-    read, calendars, first_seen = [], [], {}
-    for path in _declaring_files(directory, CALENDARS_FILE, CALENDARS_DIRECTORY, problems):
-        if not path.is_file():
-            continue
-        source = str(path.relative_to(directory))
-        lines = _key_lines(path)
-        found, wrong = declared_calendars(str(path), _read_yaml(path, problems, source))
-        for key, message in wrong:
-            problems.add(source, _with_line(key, lines), message)
-        for declared in found:
-            name = declared.calendar.name
-            key = render_path(("calendars", name))
-            if name in first_seen:
-                problems.add(source, _with_line(key, lines),
-                             f"calendar {name!r} is declared in {first_seen[name]} too; "
-                             "declare each calendar in one file")
-                continue
-            first_seen[name] = (f"{source} line {lines[key]}" if key in lines else source)
-            calendars.append(declared)
-        read.append(str(path))
-    return CalendarFiles(paths=tuple(read), calendars=tuple(calendars))
+    paths, calendars = _declared_in_files(
+        directory, CALENDARS_FILE, CALENDARS_DIRECTORY, "calendars", "calendar", problems,
+        declared_calendars, lambda declared: declared.calendar.name)
+    return CalendarFiles(paths=paths, calendars=calendars)
 
 
 def _key_lines(path: Path) -> dict[str, int]:
