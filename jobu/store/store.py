@@ -1072,7 +1072,8 @@ class Store(DecisionLogMethods, QueueMethods, AuditMethods):
     def calendar_save(self, calendar: Calendar) -> Calendar:
         """Create or replace the calendar called `calendar.name`, days and all, in one
         transaction; its version is bumped, and the crons whose schedule names it are
-        planned again at once."""
+        planned again at once. Writers saving one calendar at once each succeed, the last
+        one's days in force."""
         def work(conn: Connection) -> None:
             found = conn.fetch_one(self._q["calendar_get_by_name"], {"name": calendar.name})
             fields = {"name": calendar.name, "description": calendar.description,
@@ -1090,7 +1091,14 @@ class Store(DecisionLogMethods, QueueMethods, AuditMethods):
             conn.execute(self._q["calendar_crons_replan"],
                          {"pattern": f"% calendar {calendar.name}%"})
             self._notify(conn, CRONS_CHANNEL, f"calendar:{calendar.name}")
-        self._write(work)
+        try:
+            self._write(work)
+        except IntegrityError:
+            # Another writer added the same new calendar between our read and our insert
+            # (two dispatchers applying one calendars.yaml): save over theirs.
+            if calendar.name not in self.calendar_versions():
+                raise
+            self._write(work)
         return self.calendar_get(calendar.name)
 
     def calendar_get(self, name: str) -> Calendar:

@@ -3,6 +3,8 @@ and the dispatcher firing calendar schedules under a fake clock (as test_dispatc
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -53,6 +55,23 @@ def test_a_calendar_round_trips(store):
     store.calendar_delete("kr")
     with pytest.raises(NotFoundError, match="jobu calendar add kr"):
         store.calendar_get("kr")
+
+
+def test_writers_adding_one_calendar_at_once_all_succeed(store):
+    """Two dispatchers applying one calendars.yaml both add its new calendars."""
+    writers = 4
+
+    def add(name: str, barrier: threading.Barrier) -> None:
+        barrier.wait(timeout=30)
+        store.calendar_save(Calendar(name, CHUSEOK, timezone="Asia/Seoul"))
+
+    for round_ in range(15):
+        barrier = threading.Barrier(writers)
+        with ThreadPoolExecutor(writers) as pool:
+            for future in [pool.submit(add, f"kr-{round_}", barrier) for _ in range(writers)]:
+                future.result(timeout=60)
+        assert store.calendar_get(f"kr-{round_}").holidays == CHUSEOK
+    assert len(store.calendar_list()) == 15
 
 
 def test_operations_add_import_and_refuse_removing_a_used_calendar(store):
