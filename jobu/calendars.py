@@ -70,6 +70,7 @@ __all__ = [
     "CalendarSchedule",
     "OnHoliday",
     "Tick",
+    "check_on_holiday_applies",
     "compose_schedule",
     "parse_calendar_schedule",
     "parse_ics",
@@ -236,6 +237,21 @@ def _on_holiday(value: OnHoliday | str) -> OnHoliday:
     except ValueError:
         choices = ", ".join(rule.value for rule in OnHoliday)
         raise ScheduleError(f"unknown on_holiday '{value}'; use {choices}") from None
+
+
+def check_on_holiday_applies(text: str) -> None:
+    """Refuse an on_holiday rule that would have no effect: a business-day expression
+    only ever fires on a business day of its calendar, so nothing is ever moved.
+
+    Checked where a cron is written (add, edit, the crons files), not where one is
+    planned: a cron stored with such a rule before it was refused still runs, its rule
+    ignored.
+    """
+    base, name, rule = split_schedule(text)
+    if rule is not OnHoliday.SKIP and base.lower().startswith("bd"):
+        raise ScheduleError(
+            f"'{text}': on_holiday has no effect on a business-day expression, which only "
+            f"ever fires on a business day of its calendar; write '{base} calendar {name}'")
 
 
 def parse_calendar_schedule(text: str, timezone: str = "UTC",

@@ -24,7 +24,12 @@ from typing import Any
 
 from marshmallow import ValidationError
 
-from jobu.calendars import OnHoliday, compose_schedule, validate_calendar_schedule
+from jobu.calendars import (
+    OnHoliday,
+    check_on_holiday_applies,
+    compose_schedule,
+    validate_calendar_schedule,
+)
 from jobu.configschema import (
     BooleanField,
     ChoiceField,
@@ -159,6 +164,7 @@ def declared_crons(source: str, document: Mapping[Any, Any], *, default_timezone
         try:
             fields["schedule"] = compose_schedule(fields["schedule"], calendar, on_holiday)
             spec = CronSpec(name=name, **fields)
+            check_on_holiday_applies(spec.schedule)
             validate_calendar_schedule(spec.schedule, spec.timezone, min_interval_seconds, now,
                                        spec.dst_repeat)
         except (ScheduleError, InvalidInputError) as error:

@@ -12,7 +12,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from jobu.calendars import Calendar, validate_calendar_schedule
+from jobu.calendars import Calendar, check_on_holiday_applies, validate_calendar_schedule
 from jobu.errors import InvalidInputError
 from jobu.model import CronSpec
 from jobu.schedule import validate_timezone
@@ -61,6 +61,7 @@ def check_cron_spec(spec: CronSpec, *, min_interval_seconds: float, now: datetim
     check_name(spec.handler_name, "handler name")
     check_name(spec.queue, "queue name")
     validate_timezone(spec.timezone)
+    check_on_holiday_applies(spec.schedule)
     schedule = validate_calendar_schedule(spec.schedule, spec.timezone, min_interval_seconds,
                                           now, spec.dst_repeat, calendar)
     if schedule.next_after(now) is None:

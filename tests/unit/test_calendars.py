@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from jobu.calendars import (
     Calendar,
     OnHoliday,
+    check_on_holiday_applies,
     compose_schedule,
     explain,
     parse_calendar_schedule,
@@ -25,8 +26,9 @@ from jobu.calendars import (
     validate_calendar_schedule,
 )
 from jobu.errors import InvalidInputError, ScheduleError
-from jobu.model import CatchUp, CronJob
+from jobu.model import CatchUp, CronJob, CronSpec
 from jobu.planning import executions_for, plan_ticks
+from jobu.validation import check_cron_spec
 
 #: Public holidays of South Korea, 2026-2027 (substitute days included).
 KR = Calendar("kr", {
@@ -179,6 +181,24 @@ def test_the_schedule_suffix_round_trips():
 def test_bad_calendar_schedules_are_refused_with_the_reason(text, message):
     with pytest.raises(ScheduleError, match=message):
         parse_calendar_schedule(text, "UTC")
+
+
+def test_on_holiday_on_a_business_day_expression_is_refused_where_a_cron_is_written():
+    text = "bd -1 18:00 calendar kr on_holiday next_business_day"
+    with pytest.raises(ScheduleError, match="on_holiday has no effect on a business-day "
+                                            "expression.*'bd -1 18:00 calendar kr'"):
+        check_on_holiday_applies(text)
+    with pytest.raises(ScheduleError, match="on_holiday has no effect"):
+        check_cron_spec(CronSpec(name="month-end", schedule=text, handler_name="h"),
+                        min_interval_seconds=60, now=datetime(2026, 1, 1, tzinfo=UTC),
+                        calendar=KR)
+    for accepted in ("bd -1 18:00 calendar kr", "bd -1 18:00 calendar kr on_holiday skip",
+                     "0 18 * * * calendar kr on_holiday previous_business_day"):
+        check_on_holiday_applies(accepted)
+    # One stored before the rule was refused is still planned, its rule ignored.
+    stored = parse_calendar_schedule(text, "Asia/Seoul", calendar=KR)
+    assert local(stored.next_times(datetime(2026, 9, 1, tzinfo=UTC), 1), "Asia/Seoul") == [
+        "2026-09-30 18:00"]
 
 
 def test_the_minimum_interval_of_a_calendar_schedule_is_its_expression():

@@ -85,6 +85,21 @@ def test_every_problem_names_file_key_and_line(tmp_path):
     ]
 
 
+def test_on_holiday_on_a_business_day_expression_is_a_problem(tmp_path):
+    (tmp_path / "crons.yaml").write_text(
+        "crons:\n"
+        "  month-end:\n"
+        "    schedule: 'bd -1 18:00'\n"
+        "    calendar: kr\n"
+        "    on_holiday: next_business_day\n"
+        "    handler: noop\n")
+
+    assert problems(tmp_path) == [
+        "crons.yaml: crons.month-end.schedule (line 3): 'bd -1 18:00 calendar kr on_holiday "
+        "next_business_day': on_holiday has no effect on a business-day expression, which "
+        "only ever fires on a business day of its calendar; write 'bd -1 18:00 calendar kr'"]
+
+
 def test_one_cron_in_two_files_is_a_problem(tmp_path):
     (tmp_path / "crons.yaml").write_text("crons:\n  report: {schedule: '@daily', handler: a}\n")
     (tmp_path / "crons.d").mkdir()
