@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from jobu import operations
-from jobu.calendars import Calendar, parse_day
+from jobu.calendars import Calendar
 from jobu.clock import Clock, SystemClock
 from jobu.config import load_config, parse_database_url
 from jobu.errors import InvalidInputError
@@ -218,18 +218,9 @@ class Client:
         package), the days given winning. A calendar that calendars.yaml declares is
         refused (CalendarManagedByFileError).
         """
-        given = {parse_day(str(day), f"calendar {name}") if not isinstance(day, date)
-                 else day: title for day, title in (days or {}).items()}
-        if country is not None:
-            if years is None:
-                raise InvalidInputError("country needs years, e.g. years='2026-2030'")
-            given = {**calendar_operations.country_holidays(country, str(years), subdivision),
-                     **given}
-        elif years is not None or subdivision is not None:
-            raise InvalidInputError("years and subdivision go with country")
-        return calendar_operations.save_calendar(
-            self._store, name, days=given if given or replace_days else None,
-            weekend=weekend, timezone=timezone, description=description,
+        return calendar_operations.add_calendar(
+            self._store, name, days=days, weekend=weekend, timezone=timezone,
+            description=description, country=country, years=years, subdivision=subdivision,
             replace_days=replace_days)
 
     def get_calendars(self) -> list[dict[str, Any]]:

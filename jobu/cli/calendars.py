@@ -74,19 +74,10 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def cmd_add(ctx: Context) -> int:
     args = ctx.args
-    # Before asking the holidays package: a calendar of a file is refused whatever is asked.
-    operations.check_calendar_not_managed(ctx.store, args.name)
-    days = dict(_day_option(text) for text in args.day)
-    if args.country:
-        if not args.years:
-            raise InvalidInputError("--country needs --years, e.g. --years 2026-2030")
-        days = {**operations.country_holidays(args.country, args.years, args.subdivision),
-                **days}
-    elif args.years or args.subdivision:
-        raise InvalidInputError("--years and --subdivision go with --country")
-    calendar = operations.save_calendar(
-        ctx.store, args.name, days=days if days or args.replace else None,
+    calendar = operations.add_calendar(
+        ctx.store, args.name, days=dict(_day_option(text) for text in args.day),
         weekend=args.weekend, timezone=args.timezone, description=args.description,
+        country=args.country, years=args.years, subdivision=args.subdivision,
         replace_days=args.replace)
     print(f"calendar {calendar.name}: {len(calendar.holidays)} holidays, weekend "
           f"{weekend_text(calendar.weekend)}")

@@ -34,9 +34,9 @@ from jobu.schedule import validate_timezone
 from jobu.store import Store
 from jobu.validation import check_name
 
-__all__ = ["calendar_managed_by", "check_calendar_not_managed", "country_holidays",
-           "import_days", "list_calendars", "parse_days_file", "remove_calendar",
-           "save_calendar", "show_calendar"]
+__all__ = ["add_calendar", "calendar_managed_by", "check_calendar_not_managed",
+           "country_holidays", "import_days", "list_calendars", "parse_days_file",
+           "remove_calendar", "save_calendar", "show_calendar"]
 
 def save_calendar(store: Store, name: str, *, days: Mapping[date, str] | None = None,
                   weekend: str | Iterable[str | int] | None = None,
@@ -75,6 +75,32 @@ def save_calendar(store: Store, name: str, *, days: Mapping[date, str] | None = 
     return store.calendar_save(calendar)
 
 
+def add_calendar(store: Store, name: str, *, days: Mapping[date | str, str] | None = None,
+                 weekend: str | Iterable[str | int] | None = None,
+                 timezone: str | None = None, description: str | None = None,
+                 country: str | None = None, years: str | int | None = None,
+                 subdivision: str | None = None, replace_days: bool = False) -> Calendar:
+    """`jobu calendar add` and Client.add_calendar: save_calendar, with a country's public
+    holidays for `years` (country_holidays) under the `days` given, which win.
+
+    `days` are dates or YYYY-MM-DD texts; they are added to the stored ones, or replace
+    them with `replace_days`. A calendar that a file manages is refused before the
+    holidays package is asked.
+    """
+    check_calendar_not_managed(store, name)
+    given = {day if isinstance(day, date) else parse_day(str(day), f"calendar {name}"): title
+             for day, title in (days or {}).items()}
+    if country:
+        if not years:
+            raise InvalidInputError("country needs years, e.g. 2026-2030 (--years)")
+        given = {**country_holidays(country, str(years), subdivision), **given}
+    elif years or subdivision:
+        raise InvalidInputError("years and subdivision go with a country (--country)")
+    return save_calendar(store, name, days=given if given or replace_days else None,
+                         weekend=weekend, timezone=timezone, description=description,
+                         replace_days=replace_days)
+
+
 def import_days(store: Store, name: str, text: str, file_name: str, *,
                 replace_days: bool = False) -> Calendar:
     """Add the days of a file (.ics, .yaml/.yml, .csv) to calendar `name`, creating it."""
@@ -105,12 +131,12 @@ def country_holidays(country: str, years: str, subdivision: str | None = None
     try:
         span = parse_years(years)
     except InvalidInputError as error:
-        raise InvalidInputError(f"--years {error}") from None
+        raise InvalidInputError(f"years (--years) {error}") from None
     try:
         holidays = importlib.import_module("holidays")
     except ImportError:
         raise InvalidInputError(
-            "--country needs Python's holidays package, which is not installed: "
+            "a country's holidays need Python's holidays package, which is not installed: "
             "apt install python3-holidays (or pip install holidays), or import the days "
             "from a file with `jobu calendar import`") from None
     try:

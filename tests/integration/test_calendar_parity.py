@@ -24,6 +24,7 @@ from jobu import Client
 from jobu.cli import main
 from jobu.clock import SystemClock
 from jobu.config import load_config
+from jobu.errors import InvalidInputError
 from jobu.operations.calendar_files import apply_calendar_files
 from jobu.operations.cron_files import apply_cron_files
 from jobu.operations.crons import CronRules, cron_ticks
@@ -143,3 +144,22 @@ def test_the_cli_the_client_and_the_files_store_and_plan_the_same(store, config_
     # and the last business day of February 2027 is the 25th, the 26th being closed
     assert datetime(2027, 2, 25, 9, 0, tzinfo=UTC) in [
         tick[0] for tick in planned(store, "payroll-api", "api")]
+
+
+@pytest.mark.parametrize(("argv", "kwargs", "sentence"), [
+    (["--country", "KR"], {"country": "KR"},
+     "country needs years, e.g. 2026-2030 (--years)"),
+    (["--years", "2026"], {"years": 2026},
+     "years and subdivision go with a country (--country)"),
+    (["--day", "2026-02-30"], {"days": {"2026-02-30": "nope"}}, "2026-02-30"),
+])
+def test_the_cli_and_the_client_refuse_a_calendar_with_one_sentence(
+        store, config_dir, capsys, argv, kwargs, sentence):
+    assert main(["--config-dir", str(config_dir), "calendar", "add", "kr", *argv]) != 0
+    printed = capsys.readouterr().err
+    assert sentence in printed
+    with Client(database_url=spec_url(store.database.spec)) as client, \
+            pytest.raises(InvalidInputError) as refused:
+        client.add_calendar("kr", **kwargs)
+    assert sentence in str(refused.value)
+    assert store.calendar_list() == []
