@@ -37,6 +37,7 @@ _FIELD_OF_SENTENCE = [
     (re.compile(r"^handler name|no running worker serves handler"), "handler_name"),
     (re.compile(r"^queue name"), "queue"),
     (re.compile(r"time zone"), "timezone"),
+    (re.compile(r"^no calendar named"), "schedule"),  # the schedule's `calendar NAME`
     (re.compile(rf"^{PARAMS_NAME} |^handler_params"), "handler_params"),
     (re.compile(r"^timeout"), "timeout_seconds"),
     *[(re.compile(rf"^{name}\b"), name) for name in CRON_SPEC_FIELDS],

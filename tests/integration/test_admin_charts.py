@@ -9,11 +9,12 @@ from __future__ import annotations
 import html
 import re
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from jobu.admin.charts import duration_chart, throughput_chart
+from jobu.calendars import Calendar
 from jobu.clock import FakeClock
 from jobu.model import CronSpec, NewExecution, ParamSource, Status
 from jobu.operations.charts_data import HourActivity, RunBar
@@ -207,7 +208,8 @@ def test_the_preview_button_shows_the_next_ten_times_without_saving(berlin_sprin
     answer = admin.post("/crons/new", data=form)
     assert answer.status_code == 200
     page = html.unescape(answer.get_data(as_text=True))
-    times = re.findall(r'<li><time datetime="([^"]+)">([^<]+)</time>( <span class="dst")?', page)
+    times = re.findall(r'<li class="tick-run"><time datetime="([^"]+)">([^<]+)</time>'
+                       r'( <span class="dst")?', page)
     assert len(times) == 10
     assert times[0][1] == "2026-03-27 02:30:00 (UTC+01:00)"
     assert times[2][1] == "2026-03-29 03:00:00 (UTC+02:00)" and times[2][2]
@@ -218,6 +220,59 @@ def test_the_preview_button_shows_the_next_ten_times_without_saving(berlin_sprin
     refused = admin.post("/crons/new", data={**form, "schedule": "61 2 * * *"})
     assert refused.status_code == 422
     assert re.search(r'id="error-schedule">[^<]*61', html.unescape(refused.get_data(as_text=True)))
+    assert store.cron_list() == []
+
+
+@pytest.mark.parametrize("dialect", ["sqlite"], indirect=True)
+def test_the_preview_follows_the_business_calendar_the_schedule_names(site, store):
+    """As `jobu cron next`: ticks on non-working days of the stored calendar are listed as
+    moved or skipped, with the reason; a calendar that does not exist is refused."""
+    site.app.extensions["jobu"]["clock"] = FakeClock(datetime(2026, 9, 1, tzinfo=UTC))
+    store.calendar_save(Calendar("kr", {date(2026, 9, 24): "Chuseok"}, timezone="Asia/Seoul"))
+    viewer = site.client(Role.VIEWER)
+
+    def preview(schedule: str) -> dict:
+        answer = viewer.get("/api/v1/schedule/next", query_string={
+            "schedule": schedule, "timezone": "Asia/Seoul", "count": 3})
+        assert answer.status_code == 200, answer.get_json()
+        return answer.get_json()
+
+    moved = preview("0 9 24 * * calendar kr on_holiday next_business_day")
+    first = moved["fires"][0]
+    assert (first["local"], first["outcome"]) == ("2026-09-25T09:00:00+09:00", "moved")
+    assert first["reason"] == ("2026-09-24 is a holiday in calendar kr: Chuseok; moved to "
+                               "2026-09-25")
+    # 24 October 2026 is a Saturday; 24 November a Tuesday.
+    assert [(fire["local"][:10], fire["outcome"]) for fire in moved["fires"][1:]] == [
+        ("2026-10-26", "moved"), ("2026-11-24", "run")]
+    assert moved["fires"][2]["reason"] is None
+
+    skipped = preview("0 9 23-25 9 * calendar kr")
+    assert [(fire["local"][:10], fire["outcome"]) for fire in skipped["fires"]] == [
+        ("2026-09-23", "run"), ("2026-09-24", "skipped"), ("2026-09-25", "run")]
+    assert skipped["next_fires"] == [skipped["fires"][0]["at"], skipped["fires"][2]["at"]]
+
+    missing = viewer.get("/api/v1/schedule/next", query_string={
+        "schedule": "0 9 * * * calendar nowhere"})
+    assert missing.status_code == 404
+    assert missing.get_json()["error"]["field"] == "schedule"
+    assert "jobu calendar add nowhere" in missing.get_json()["error"]["message"]
+
+    admin = site.client(Role.ADMIN)
+    form = {"name": "settle", "schedule": "0 9 24 * * calendar kr on_holiday next_business_day",
+            "timezone": "Asia/Seoul", "handler_name": "report", "handler_params": "{}",
+            "max_retry": "0", "retry_backoff_seconds": "10", "timeout_seconds": "",
+            "priority": "0", "queue": "default", "isolation": "thread", "catch_up": "latest",
+            "misfire_grace_seconds": "60", "catch_up_max_runs": "10", "dst_repeat": "auto",
+            "jitter_seconds": "0", "preview": "1", "csrf_token": site.csrf(admin)}
+    page = html.unescape(admin.post("/crons/new", data=form).get_data(as_text=True))
+    assert re.search(r'<li class="tick-moved"><time datetime="2026-09-25T00:00:00\+00:00">'
+                     r'2026-09-25 09:00:00 \(UTC\+09:00\)</time> <span class="calendar-note">'
+                     r'moved: 2026-09-24 is a holiday in calendar kr: Chuseok', page)
+    refused = admin.post("/crons/new", data={**form, "schedule": "0 9 * * * calendar nowhere"})
+    assert refused.status_code == 422
+    assert re.search(r'id="error-schedule">no calendar named \'nowhere\'',
+                     html.unescape(refused.get_data(as_text=True)))
     assert store.cron_list() == []
 
 

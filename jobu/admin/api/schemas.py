@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from jobu.model import CRON_SPEC_FIELDS
 
@@ -267,12 +267,15 @@ class WorkerListSchema(Schema):
 
 
 class FirePreviewSchema(Schema):
-    """One previewed fire time: UTC, in the cron's zone, its offset and its DST mark."""
+    """One previewed tick: UTC, in the cron's zone, its offset, its DST mark, and what the
+    schedule's business calendar does to it (run, moved, skipped) and why."""
 
     at = fields.DateTime()
     local = fields.DateTime()
     utc_offset = fields.String()
     dst = fields.String(allow_none=True)
+    outcome = fields.String(validate=validate.OneOf(["run", "moved", "skipped"]))
+    reason = fields.String(allow_none=True)
 
 
 class SchedulePreviewSchema(Schema):

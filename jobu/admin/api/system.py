@@ -54,17 +54,22 @@ def status():
                    query_parameter("dst_repeat", "auto, first or both"),
                    query_parameter("count", "how many fire times", kind="integer", minimum=1,
                                    maximum=100, default=PREVIEW_COUNT)],
-            responses={200: SchedulePreviewSchema}, refusals=(422,))
+            responses={200: SchedulePreviewSchema}, refusals=(404, 422))
 def preview():
-    """The next fire times of a schedule being typed (`schedule`, `timezone`, `dst_repeat`,
-    `count`): `next_fires` as UTC instants, and `fires` with each in the zone, its UTC offset
-    and its DST mark ("gap-shifted", "repeated-hour" or null); the cron form's script."""
+    """The next ticks of a schedule being typed (`schedule`, `timezone`, `dst_repeat`,
+    `count`): `fires` with each in the zone, its UTC offset, its DST mark ("gap-shifted",
+    "repeated-hour" or null) and, for a schedule that names a business calendar, its
+    `outcome` ("run", "moved", "skipped") and `reason`; `next_fires` the UTC instants of
+    those that fire. The cron form's script. 404 when the calendar named does not exist."""
     count = whole_number("count", PREVIEW_COUNT, high=100)
-    spec, fires = preview_schedule(access.rules(), access.now(), request.args.get("schedule", ""),
+    spec, fires = preview_schedule(access.store(), access.rules(), access.now(),
+                                   request.args.get("schedule", ""),
                                    request.args.get("timezone"), request.args.get("dst_repeat"),
                                    count)
     return jsonify(schedule=spec.schedule, timezone=spec.timezone,
                    in_words=schedule_in_words(spec.schedule, spec.timezone),
-                   next_fires=[fire.at.isoformat() for fire in fires],
+                   next_fires=[fire.at.isoformat() for fire in fires
+                               if fire.outcome != "skipped"],
                    fires=[{"at": fire.at.isoformat(), "local": fire.local.isoformat(),
-                           "utc_offset": fire.utc_offset, "dst": fire.dst} for fire in fires])
+                           "utc_offset": fire.utc_offset, "dst": fire.dst,
+                           "outcome": fire.outcome, "reason": fire.reason} for fire in fires])

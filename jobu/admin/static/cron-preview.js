@@ -1,7 +1,8 @@
 // The cron form's fire-time preview as you type: when the schedule, the time zone or the
 // DST-repeat choice changes, and the typing has paused, ask GET /api/v1/schedule/next for the
 // next 10 fire times and list them (in the cron's zone, with the UTC offset and DST marks)
-// below the fields. A refusal is shown beside its field in the endpoint's own sentence.
+// below the fields; a tick that the schedule's business calendar moves or skips says so and
+// why. A refusal is shown beside its field in the endpoint's own sentence.
 // Without this script the form's "Preview fire times" button does the same on the server.
 (function () {
   "use strict";
@@ -82,6 +83,15 @@
         mark.textContent = fire.dst;
         item.appendChild(document.createTextNode(" "));
         item.appendChild(mark);
+      }
+      if (fire.outcome && fire.outcome !== "run") {
+        // The schedule's business calendar moved or skipped this tick: say so and why.
+        item.className = "tick-" + fire.outcome;
+        var note = document.createElement("span");
+        note.className = "calendar-note";
+        note.textContent = fire.outcome + ": " + fire.reason;
+        item.appendChild(document.createTextNode(" "));
+        item.appendChild(note);
       }
       list.appendChild(item);
     });

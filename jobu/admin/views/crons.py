@@ -79,7 +79,8 @@ def _previewed(form: CronForm, *, editing: str | None):
     """The form again, unsaved, with the next fire times of its schedule (the Preview
     button: the preview without JavaScript), or the refusal beside its field."""
     try:
-        spec, fires = preview_schedule(access.rules(), access.now(), form.values["schedule"],
+        spec, fires = preview_schedule(access.store(), access.rules(), access.now(),
+                                       form.values["schedule"],
                                        form.values["timezone"], form.values["dst_repeat"])
     except JobuError as error:
         form.add_error(error)
