@@ -1,20 +1,25 @@
-"""crons.yaml with the real `jobu dispatcher`: applied at start and on SIGHUP, on each database.
+"""crons.yaml and calendars.yaml with the real `jobu dispatcher`: applied at start and on
+SIGHUP, on each database.
 
 A cron added by the file ticks; a change is applied in place on SIGHUP (same id, history
 kept); `jobu cron edit` refuses it, naming the file; a broken file on SIGHUP is logged and
 the crons stay as they were; a cron that left the file is disabled, not deleted. A broken
-file at start: exit 78.
+file at start: exit 78. A calendar of calendars.yaml, applied by two dispatchers at once,
+turns its holidays' ticks SKIPPED; changed on SIGHUP, the cron that names it runs again;
+`jobu calendar add` refuses it, naming the file; once it leaves the file it is kept while a
+cron names it.
 """
 
 from __future__ import annotations
 
 import signal
 import subprocess
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
 
-from jobu.model import ExecutionFilter
+from jobu.model import ExecutionFilter, Status
 from tests.acceptance.test_dispatcher_processes import JOBU, Site, quietly
 from tests.conftest import spec_url
 from tests.servers import wait_until
@@ -35,6 +40,11 @@ def site(tmp_path, store, db_spec):
 def write_crons(site: Site, text: str | None = None, **crons: dict) -> None:
     path = site.config_dir / "crons.yaml"
     path.write_text(text if text is not None else yaml.safe_dump({"crons": crons}))
+
+
+def write_calendars(site: Site, **calendars: dict) -> None:
+    path = site.config_dir / "calendars.yaml"
+    path.write_text(yaml.safe_dump({"calendars": calendars}))
 
 
 def cron_where(site: Site, name: str, condition, what: str):
@@ -99,3 +109,50 @@ def test_a_broken_file_at_start_exits_78_naming_file_key_and_line(site):
     assert dispatcher.wait_exit(60) == 78, dispatcher.log
     assert "crons.yaml: crons.nightly.schedule (line 2): is required" in dispatcher.log
     assert site.store.cron_list() == []
+
+
+def test_a_calendar_of_the_files_shapes_ticks_and_follows_sighup(site):
+    # Today and tomorrow (UTC) are holidays, so that midnight during the test changes nothing.
+    today = datetime.now(UTC).date()
+    closed = [{"date": day.isoformat(), "name": "Closing days"}
+              for day in (today, today + timedelta(days=1))]
+    write_calendars(site, ops={"weekend": "none", "timezone": "UTC", "days": closed})
+    write_crons(site, tick={"schedule": "* * * * * *", "handler": "noop", "timezone": "UTC",
+                            "calendar": "ops"})
+    dispatchers = [site.start(), site.start()]  # both apply the files at start
+
+    cron = cron_where(site, "tick", lambda c: True, "the cron of crons.yaml added")
+    source = str(site.config_dir / "calendars.yaml")
+    wait_until(lambda: site.store.calendar_managed() == {"ops": source}, 30, interval=0.05,
+               message=f"the calendar marked as the file's\n{site.logs()}")
+
+    def rows(status: Status) -> list:
+        found = site.store.execution_list(ExecutionFilter(job_id=cron.id), limit=10_000).items
+        return [row for row in found if row.status is status]
+    skipped = wait_until(lambda: rows(Status.SKIPPED), 30, interval=0.1,
+                         message=f"a tick skipped on the holiday\n{site.logs()}")
+    assert skipped[0].error_message.endswith("is a holiday in calendar ops: Closing days")
+    assert rows(Status.PENDING) == []
+    assert all(d.alive() for d in dispatchers), site.logs()
+
+    write_calendars(site, ops={"weekend": "none", "timezone": "UTC"})
+    for dispatcher in dispatchers:
+        dispatcher.signal(signal.SIGHUP)
+    wait_until(lambda: rows(Status.PENDING), 30, interval=0.1,
+               message=f"the cron running once the holidays left the file\n{site.logs()}")
+    assert site.store.calendar_get("ops").holidays == {}
+
+    add = subprocess.run([str(JOBU), "calendar", "add", "ops", "--day", "2030-01-01"],
+                         env=site.env, capture_output=True, text=True, timeout=60)
+    assert add.returncode == 1, add
+    assert f"calendar 'ops' is managed by {source}" in add.stderr
+
+    write_calendars(site)
+    for dispatcher in dispatchers:
+        dispatcher.signal(signal.SIGHUP)
+    wait_until(lambda: site.store.calendar_managed() == {}, 30, interval=0.05,
+               message=f"the file's mark taken off\n{site.logs()}")
+    wait_until(lambda: "calendar ops left the calendar files but is kept: cron tick still "
+               "names it" in site.logs(), 30, interval=0.1, message=site.logs())
+    assert site.store.calendar_get("ops").weekend == frozenset()
+    assert all(dispatcher.stop() == 0 for dispatcher in dispatchers), site.logs()
