@@ -16,10 +16,14 @@ One pass, every ``maintenance_interval_seconds`` of dispatcher.yaml:
    ``audit_retention_days`` (0: for ever).
 3. **Workers.** Rows of daemons that stopped heartbeating long ago are removed
    (a live one that was only paused registers again at its next heartbeat).
+4. **Statistics.** Finished executions are folded into the running totals that statistics
+   read (``Store.stats_fold``, jobu.store.rollup), FOLD_BATCH executions at a time, until
+   caught up: on a big history that was never folded, over many passes.
 
 Every step is a short transaction of its own, and all of them are safe with
 several dispatchers at once: rescue and prune skip rows another transaction holds,
-and a rescued attempt is fenced by its lease token. A pass is a generator of those
+a rescued attempt is fenced by its lease token, and one dispatcher folds at a time (the
+others skip the step). A pass is a generator of those
 steps (:meth:`Maintenance.steps`), so that the dispatcher can spread a long one
 (a first prune of a big history) over several of its passes and never make a cron
 tick wait for it.
@@ -36,11 +40,15 @@ from jobu.configschema import DispatcherConfig
 from jobu.model import Status
 from jobu.operations.audit import prune_audit
 from jobu.store import Store
+from jobu.store.stats import FOLD_BATCH
 
 log = logging.getLogger("jobu.maintenance")
 
 #: Executions taken back per rescue transaction.
 RESCUE_BATCH = 100
+#: Fold transactions per pass at most (FOLD_BATCH executions each): a history never folded
+#: is folded over several passes, each step short.
+FOLD_BATCHES_PER_PASS = 1000
 #: A daemon's row is forgotten after this long without a heartbeat, at the least.
 DEAD_WORKER_MIN_SECONDS = 600.0
 #: ...or after this many of the workers' heartbeat intervals, if that is longer.
@@ -56,6 +64,7 @@ class MaintenanceTally:
     dead_letters_pruned: int = 0
     audit_pruned: int = 0
     workers_pruned: int = 0
+    folded: int = 0
 
 
 class Maintenance:
@@ -99,6 +108,15 @@ class Maintenance:
             log.info("forgot %d daemon(s) silent for over %g s", self.tally.workers_pruned,
                      self.dead_worker_seconds)
         yield
+        yield from self._fold(stamp)
+
+    def _fold(self, stamp: datetime | None) -> Iterator[None]:
+        for _ in range(FOLD_BATCHES_PER_PASS):
+            looked_at = self.store.stats_fold(stamp, batch=FOLD_BATCH)
+            self.tally.folded += looked_at
+            yield
+            if looked_at < FOLD_BATCH:
+                return
 
     def _rescue(self, stamp: datetime | None) -> Iterator[None]:
         while True:

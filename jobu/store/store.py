@@ -43,7 +43,6 @@ from jobu.model import (
     AttemptError,
     CronJob,
     CronSpec,
-    CronStats,
     Execution,
     ExecutionFilter,
     ExecutionPage,
@@ -58,9 +57,7 @@ from jobu.store.decisions import DecisionLogMethods
 from jobu.store.listener import CRONS_CHANNEL, EXECUTIONS_CHANNEL
 from jobu.store.queries import load_queries
 from jobu.store.queue import QueueMethods
-
-#: The job_id of the CronStats that crons_stats returns: it covers every cron.
-ALL_CRONS = 0
+from jobu.store.stats import StatsMethods
 
 #: Statuses an execution may end an attempt with for good.
 FAILURE_STATUSES = (Status.FAILED, Status.TIMEOUT, Status.CANCELLED)
@@ -180,7 +177,7 @@ class CronOutlook:
     next_tick_at: datetime | None
 
 
-class Store(DecisionLogMethods, QueueMethods, AuditMethods):
+class Store(DecisionLogMethods, QueueMethods, AuditMethods, StatsMethods):
     """jobu's tables in one database."""
 
     def __init__(self, database: Database) -> None:
@@ -290,6 +287,8 @@ class Store(DecisionLogMethods, QueueMethods, AuditMethods):
         job_id = self.cron_get(name).id
 
         def work(conn: Connection) -> None:
+            self._lock_totals(conn)
+            self._forget_cron_totals(conn, job_id)
             conn.execute(self._q["cron_delete"], {"id": job_id})
             self._notify(conn, CRONS_CHANNEL, name)
         self._write(work)
@@ -425,44 +424,6 @@ class Store(DecisionLogMethods, QueueMethods, AuditMethods):
             self._notify_runnable(conn, news, [eid for i in won for eid in results[i]])
             return results
         return self._write(work)
-
-    def cron_stats(self, job_id: int) -> CronStats:
-        """What the history says about one cron: counts by outcome, durations, lateness."""
-        return self._read(lambda conn: self._stats(conn, "cron_stats", job_id))
-
-    def crons_stats(self) -> CronStats:
-        """cron_stats over the executions of every cron (job_id ALL_CRONS).
-
-        The executions of a removed cron no longer belong to a cron, so they are not
-        counted; enqueued executions are not either.
-        """
-        return self._read(lambda conn: self._stats(conn, "crons_stats", ALL_CRONS))
-
-    def _stats(self, conn: Connection, queries: str, job_id: int) -> CronStats:
-        """The statistics of `queries` (cron_stats: one cron's; crons_stats: every cron's).
-
-        Two sets of statements rather than one with an optional cron: each keeps the plan
-        that follows its index.
-        """
-        params: dict[str, Any] = {} if job_id == ALL_CRONS else {"job_id": job_id}
-        counts = conn.fetch_one(self._q[f"{queries}_counts"], params) or {}
-        timed = int(counts.get("timed") or 0)
-        p95 = None
-        if timed:
-            p95 = conn.fetch_value(self._q[f"{queries}_duration_rank"],
-                                   {**params, "rank": math.ceil(0.95 * timed) - 1})
-        last = conn.fetch_one(self._q[f"{queries}_last_run"], params)
-        return CronStats(
-            job_id=job_id, total=int(counts.get("total") or 0),
-            success=int(counts.get("success") or 0), failed=int(counts.get("failed") or 0),
-            timeout=int(counts.get("timeout") or 0), skipped=int(counts.get("skipped") or 0),
-            missed=int(counts.get("missed") or 0),
-            last_run_at=self._time(last["started_at"]) if last else None,
-            last_status=Status(last["status"]) if last else None,
-            avg_duration_seconds=_float(counts.get("avg_duration")),
-            p95_duration_seconds=_float(p95),
-            avg_start_lateness_seconds=_float(counts.get("avg_lateness")),
-        )
 
     def cron_last_runs(self) -> dict[int, tuple[Status, datetime | None]]:
         """The status and start of each cron's last execution that started, by cron id."""
@@ -950,23 +911,38 @@ class Store(DecisionLogMethods, QueueMethods, AuditMethods):
     def execution_requeue(self, execution_id: int, now: datetime | None = None) -> Execution:
         """Run a finished execution again, from its first attempt."""
         def work(conn: Connection) -> None:
-            if conn.execute(self._q["execution_requeue"], {"id": execution_id, "now": now}):
-                self._notify(conn, EXECUTIONS_CHANNEL, "")
-                return
-            row = conn.fetch_one(self._q["execution_get"], {"id": execution_id})
+            self._lock_totals(conn)
+            row = conn.fetch_one(self._q["stats_execution_state"], {"id": execution_id})
             if row is None:
                 raise ExecutionNotFoundError(f"no execution with id {execution_id}")
-            raise InvalidStateError(
-                f"execution {execution_id} is {row['status']}; only a finished one can be retried")
+            if not Status(row["status"]).is_final:
+                raise InvalidStateError(f"execution {execution_id} is {row['status']}; only "
+                                        "a finished one can be retried")
+            # Its outcome leaves the statistics' totals; it comes back live until it ends.
+            self._take_out(conn, [row])
+            if row["folded"] and row["job_id"] is not None:
+                conn.execute(self._q["stats_unfolded_add"], {"id": execution_id})
+            conn.execute(self._q["execution_requeue"], {"id": execution_id, "now": now})
+            self._notify(conn, EXECUTIONS_CHANNEL, "")
         self._write(work)
         return self.execution_get(execution_id)
 
     def execution_prune(self, status: Status, older_than_days: int, *, batch_size: int = 1000,
                         now: datetime | None = None) -> int:
-        """Delete up to `batch_size` executions in `status` finished over N days ago."""
-        return self._write(lambda c: c.execute(self._q["execution_prune"], {
-            "status": str(status), "days": int(older_than_days), "limit": batch_size,
-            "now": now}))
+        """Delete up to `batch_size` executions in `status` finished over N days ago, taking
+        them out of the statistics' totals (jobu.store.rollup) in the same transaction."""
+        def work(conn: Connection) -> int:
+            self._lock_totals(conn)
+            doomed = conn.fetch_all(self._q["execution_prune_candidates"], {
+                "status": str(status), "days": int(older_than_days), "limit": batch_size,
+                "now": now})
+            if not doomed:
+                return 0
+            self._take_out(conn, doomed)
+            ids = [row["id"] for row in doomed]
+            conn.execute(self._q["stats_unfolded_remove"], {"ids": ids})
+            return conn.execute(self._q["execution_delete_ids"], {"ids": ids})
+        return self._write(work)
 
     # --- workers -----------------------------------------------------------------
 

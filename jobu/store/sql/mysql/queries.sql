@@ -394,68 +394,194 @@ SELECT job_id, id, status FROM job_executions
 WHERE job_id IN %(job_ids)s AND status IN ('PENDING', 'RUNNING', 'RETRY')
 ORDER BY job_id, id;
 
--- name: execution_prune
--- MySQL refuses LIMIT in an IN subquery, but DELETE takes ORDER BY and LIMIT itself.
-DELETE FROM job_executions
-WHERE status = %(status)s
-  AND finished_at < COALESCE(%(now)s, UTC_TIMESTAMP(6)) - INTERVAL %(days)s DAY
-ORDER BY id LIMIT %(limit)s;
+-- name: execution_prune_candidates
+-- Up to `limit` executions in `status` finished over `days` days ago, oldest first, locked
+-- (rows another pruner holds are skipped), each with whether the statistics' totals hold it
+-- (jobu.store.rollup): those are taken out before the rows are deleted. The caller holds the
+-- lock on stats_fold, so `folded` cannot change before it deletes them.
+SELECT e.id, e.job_id, e.status, e.started_at, e.finished_at, e.scheduled_time,
+    (e.id <= f.folded_through
+     AND NOT EXISTS (SELECT 1 FROM stats_unfolded u WHERE u.execution_id = e.id)) AS folded
+FROM job_executions e CROSS JOIN stats_fold f
+WHERE e.status = %(status)s
+  AND e.finished_at < COALESCE(%(now)s, UTC_TIMESTAMP(6)) - INTERVAL %(days)s DAY
+ORDER BY e.id LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED;
 
--- name: cron_stats_counts
-SELECT COUNT(*) AS total,
-    SUM(CASE WHEN status = 'SUCCESS' THEN 1 ELSE 0 END) AS success,
-    SUM(CASE WHEN status = 'FAILED' THEN 1 ELSE 0 END) AS failed,
-    SUM(CASE WHEN status = 'TIMEOUT' THEN 1 ELSE 0 END) AS timeout,
-    SUM(CASE WHEN status = 'SKIPPED' THEN 1 ELSE 0 END) AS skipped,
-    SUM(CASE WHEN status = 'MISSED' THEN 1 ELSE 0 END) AS missed,
-    SUM(CASE WHEN status IN ('SUCCESS', 'FAILED', 'TIMEOUT') AND started_at IS NOT NULL
-             AND finished_at IS NOT NULL THEN 1 ELSE 0 END) AS timed,
-    AVG(CASE WHEN status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
-             THEN TIMESTAMPDIFF(MICROSECOND, started_at, finished_at) / 1000000.0 END)
-        AS avg_duration,
-    AVG(TIMESTAMPDIFF(MICROSECOND, scheduled_time, started_at) / 1000000.0) AS avg_lateness
-FROM job_executions WHERE job_id = %(job_id)s;
+-- name: execution_delete_ids
+DELETE FROM job_executions WHERE id IN %(ids)s;
 
--- name: cron_stats_duration_rank
--- The duration at a rank (0 = shortest) among finished runs: the p95 by nearest rank.
-SELECT TIMESTAMPDIFF(MICROSECOND, started_at, finished_at) / 1000000.0 AS duration
-FROM job_executions
-WHERE job_id = %(job_id)s AND status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
-  AND started_at IS NOT NULL AND finished_at IS NOT NULL
-ORDER BY duration LIMIT 1 OFFSET %(rank)s;
+-- name: stats_cron_counts
+-- One cron's counts and sums: its folded totals (stats_rollup, `rollup_id` its id) plus the
+-- executions not folded yet: those above the watermark, along job_executions_job, and those
+-- stats_unfolded lists (jobu.store.rollup). One statement, so that a fold committing
+-- meanwhile is seen whole or not at all.
+WITH live AS (
+    SELECT status, started_at, finished_at, scheduled_time FROM job_executions
+    WHERE job_id = %(job_id)s AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
+    UNION ALL
+    SELECT e.status, e.started_at, e.finished_at, e.scheduled_time
+    FROM stats_unfolded u JOIN job_executions e ON e.id = u.execution_id
+    WHERE e.job_id = %(job_id)s)
+SELECT SUM(total) AS total, SUM(success) AS success, SUM(failed) AS failed,
+    SUM(timeout) AS timeout, SUM(skipped) AS skipped, SUM(missed) AS missed,
+    SUM(timed) AS timed, SUM(duration_sum) AS duration_sum,
+    SUM(lateness_runs) AS lateness_runs, SUM(lateness_sum) AS lateness_sum
+FROM (
+    SELECT total, success, failed, timeout, skipped, missed, timed, duration_sum,
+        lateness_runs, lateness_sum
+    FROM stats_rollup WHERE job_id = %(rollup_id)s
+    UNION ALL
+    SELECT COUNT(*), SUM(status = 'SUCCESS'), SUM(status = 'FAILED'), SUM(status = 'TIMEOUT'),
+        SUM(status = 'SKIPPED'), SUM(status = 'MISSED'),
+        SUM(status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
+            AND started_at IS NOT NULL AND finished_at IS NOT NULL),
+        SUM(CASE WHEN status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
+                 THEN TIMESTAMPDIFF(MICROSECOND, started_at, finished_at) / 1000000.0 END),
+        SUM(started_at IS NOT NULL AND scheduled_time IS NOT NULL),
+        SUM(TIMESTAMPDIFF(MICROSECOND, scheduled_time, started_at) / 1000000.0)
+    FROM live) AS parts;
+
+-- name: stats_cron_durations
+-- The histogram of one cron's folded durations, and the durations of its runs not folded
+-- yet (binned by the store): the p95.
+WITH live AS (
+    SELECT status, started_at, finished_at, scheduled_time FROM job_executions
+    WHERE job_id = %(job_id)s AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
+    UNION ALL
+    SELECT e.status, e.started_at, e.finished_at, e.scheduled_time
+    FROM stats_unfolded u JOIN job_executions e ON e.id = u.execution_id
+    WHERE e.job_id = %(job_id)s)
+SELECT bin, runs, NULL AS duration FROM stats_durations WHERE job_id = %(rollup_id)s
+UNION ALL
+SELECT NULL, 1, TIMESTAMPDIFF(MICROSECOND, started_at, finished_at) / 1000000.0 FROM live
+WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT') AND started_at IS NOT NULL AND finished_at IS NOT NULL;
+
+-- name: stats_crons_counts
+-- stats_cron_counts over every cron (`rollup_id` 0); the executions above the watermark are
+-- read along the primary key.
+WITH live AS (
+    SELECT status, started_at, finished_at, scheduled_time FROM job_executions
+    WHERE job_id IS NOT NULL AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
+    UNION ALL
+    SELECT e.status, e.started_at, e.finished_at, e.scheduled_time
+    FROM stats_unfolded u JOIN job_executions e ON e.id = u.execution_id
+    WHERE e.job_id IS NOT NULL)
+SELECT SUM(total) AS total, SUM(success) AS success, SUM(failed) AS failed,
+    SUM(timeout) AS timeout, SUM(skipped) AS skipped, SUM(missed) AS missed,
+    SUM(timed) AS timed, SUM(duration_sum) AS duration_sum,
+    SUM(lateness_runs) AS lateness_runs, SUM(lateness_sum) AS lateness_sum
+FROM (
+    SELECT total, success, failed, timeout, skipped, missed, timed, duration_sum,
+        lateness_runs, lateness_sum
+    FROM stats_rollup WHERE job_id = %(rollup_id)s
+    UNION ALL
+    SELECT COUNT(*), SUM(status = 'SUCCESS'), SUM(status = 'FAILED'), SUM(status = 'TIMEOUT'),
+        SUM(status = 'SKIPPED'), SUM(status = 'MISSED'),
+        SUM(status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
+            AND started_at IS NOT NULL AND finished_at IS NOT NULL),
+        SUM(CASE WHEN status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
+                 THEN TIMESTAMPDIFF(MICROSECOND, started_at, finished_at) / 1000000.0 END),
+        SUM(started_at IS NOT NULL AND scheduled_time IS NOT NULL),
+        SUM(TIMESTAMPDIFF(MICROSECOND, scheduled_time, started_at) / 1000000.0)
+    FROM live) AS parts;
+
+-- name: stats_crons_durations
+-- stats_cron_durations over every cron.
+WITH live AS (
+    SELECT status, started_at, finished_at, scheduled_time FROM job_executions
+    WHERE job_id IS NOT NULL AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
+    UNION ALL
+    SELECT e.status, e.started_at, e.finished_at, e.scheduled_time
+    FROM stats_unfolded u JOIN job_executions e ON e.id = u.execution_id
+    WHERE e.job_id IS NOT NULL)
+SELECT bin, runs, NULL AS duration FROM stats_durations WHERE job_id = %(rollup_id)s
+UNION ALL
+SELECT NULL, 1, TIMESTAMPDIFF(MICROSECOND, started_at, finished_at) / 1000000.0 FROM live
+WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT') AND started_at IS NOT NULL AND finished_at IS NOT NULL;
 
 -- name: cron_stats_last_run
 SELECT status, started_at FROM job_executions
 WHERE job_id = %(job_id)s AND started_at IS NOT NULL ORDER BY id DESC LIMIT 1;
 
--- name: crons_stats_counts
--- cron_stats_counts over the executions of every cron.
-SELECT COUNT(*) AS total,
-    SUM(CASE WHEN status = 'SUCCESS' THEN 1 ELSE 0 END) AS success,
-    SUM(CASE WHEN status = 'FAILED' THEN 1 ELSE 0 END) AS failed,
-    SUM(CASE WHEN status = 'TIMEOUT' THEN 1 ELSE 0 END) AS timeout,
-    SUM(CASE WHEN status = 'SKIPPED' THEN 1 ELSE 0 END) AS skipped,
-    SUM(CASE WHEN status = 'MISSED' THEN 1 ELSE 0 END) AS missed,
-    SUM(CASE WHEN status IN ('SUCCESS', 'FAILED', 'TIMEOUT') AND started_at IS NOT NULL
-             AND finished_at IS NOT NULL THEN 1 ELSE 0 END) AS timed,
-    AVG(CASE WHEN status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
-             THEN TIMESTAMPDIFF(MICROSECOND, started_at, finished_at) / 1000000.0 END)
-        AS avg_duration,
-    AVG(TIMESTAMPDIFF(MICROSECOND, scheduled_time, started_at) / 1000000.0) AS avg_lateness
-FROM job_executions WHERE job_id IS NOT NULL;
-
--- name: crons_stats_duration_rank
--- cron_stats_duration_rank over the executions of every cron.
-SELECT TIMESTAMPDIFF(MICROSECOND, started_at, finished_at) / 1000000.0 AS duration
-FROM job_executions
-WHERE job_id IS NOT NULL AND status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
-  AND started_at IS NOT NULL AND finished_at IS NOT NULL
-ORDER BY duration LIMIT 1 OFFSET %(rank)s;
-
 -- name: crons_stats_last_run
 -- The last execution of any cron that started.
 SELECT status, started_at FROM job_executions
 WHERE job_id IS NOT NULL AND started_at IS NOT NULL ORDER BY id DESC LIMIT 1;
+
+-- name: stats_fold_lock
+-- The watermark row, locked: what folding, a retry of a finished execution, pruning and
+-- removing a cron take first, so that each sees the others' changes to the totals whole.
+SELECT folded_through FROM stats_fold WHERE id = 1 FOR UPDATE;
+
+-- name: stats_fold_try_lock
+-- The watermark row for folding; no row when another dispatcher is folding (it is skipped).
+SELECT folded_through FROM stats_fold WHERE id = 1 FOR UPDATE SKIP LOCKED;
+
+-- name: stats_fold_rows
+-- The next executions above the watermark, and whether each was written over `lag` seconds
+-- ago (settled: the fold stops at the first that was not).
+SELECT id, job_id, status, started_at, finished_at, scheduled_time,
+    created_at <= COALESCE(%(now)s, UTC_TIMESTAMP(6)) - INTERVAL %(lag)s SECOND AS settled
+FROM job_executions WHERE id > %(after)s ORDER BY id LIMIT %(limit)s;
+
+-- name: stats_unfolded_rows
+-- Executions below the watermark that the totals do not hold yet; job_id NULL for one that
+-- is gone or whose cron was removed.
+SELECT u.execution_id AS id, e.job_id, e.status, e.started_at, e.finished_at,
+    e.scheduled_time
+FROM stats_unfolded u LEFT JOIN job_executions e ON e.id = u.execution_id
+ORDER BY u.execution_id LIMIT %(limit)s;
+
+-- name: stats_unfolded_add
+INSERT IGNORE INTO stats_unfolded (execution_id) VALUES (%(id)s);
+
+-- name: stats_unfolded_remove
+DELETE FROM stats_unfolded WHERE execution_id IN %(ids)s;
+
+-- name: stats_fold_advance
+UPDATE stats_fold SET folded_through = %(through)s WHERE id = 1;
+
+-- name: stats_rollup_add
+-- Adds (or, negative, takes out) a tally to a cron's totals (job_id 0: every cron's).
+INSERT INTO stats_rollup (job_id, total, success, failed, timeout, skipped, missed, timed,
+    duration_sum, lateness_runs, lateness_sum)
+VALUES (%(job_id)s, %(total)s, %(success)s, %(failed)s, %(timeout)s, %(skipped)s,
+    %(missed)s, %(timed)s, %(duration_sum)s, %(lateness_runs)s, %(lateness_sum)s)
+ON DUPLICATE KEY UPDATE total = total + VALUES(total), success = success + VALUES(success),
+    failed = failed + VALUES(failed), timeout = timeout + VALUES(timeout),
+    skipped = skipped + VALUES(skipped), missed = missed + VALUES(missed),
+    timed = timed + VALUES(timed), duration_sum = duration_sum + VALUES(duration_sum),
+    lateness_runs = lateness_runs + VALUES(lateness_runs),
+    lateness_sum = lateness_sum + VALUES(lateness_sum);
+
+-- name: stats_durations_add
+INSERT INTO stats_durations (job_id, bin, runs) VALUES (%(job_id)s, %(bin)s, %(runs)s)
+ON DUPLICATE KEY UPDATE runs = runs + VALUES(runs);
+
+-- name: stats_rollup_of
+SELECT total, success, failed, timeout, skipped, missed, timed, duration_sum, lateness_runs,
+    lateness_sum
+FROM stats_rollup WHERE job_id = %(job_id)s;
+
+-- name: stats_durations_of
+SELECT bin, runs FROM stats_durations WHERE job_id = %(job_id)s;
+
+-- name: stats_rollup_forget
+DELETE FROM stats_rollup WHERE job_id = %(job_id)s;
+
+-- name: stats_durations_forget
+DELETE FROM stats_durations WHERE job_id = %(job_id)s;
+
+-- name: stats_execution_state
+-- One execution for a retry, locked, with whether the totals hold it (see
+-- execution_prune_candidates).
+SELECT e.id, e.job_id, e.status, e.started_at, e.finished_at, e.scheduled_time,
+    (e.id <= f.folded_through
+     AND NOT EXISTS (SELECT 1 FROM stats_unfolded u WHERE u.execution_id = e.id)) AS folded
+FROM job_executions e CROSS JOIN stats_fold f
+WHERE e.id = %(id)s
+FOR UPDATE;
 
 -- name: cron_last_runs
 -- The last execution that started, of each cron that has one.
