@@ -9,6 +9,7 @@ removing a cron) call `_take_out` or `_forget_cron_totals` in their own transact
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -65,7 +66,11 @@ class StatsMethods:
     def _stats(self, conn: Connection, which: str, job_id: int) -> CronStats:
         """The folded totals plus the executions not folded yet (jobu.store.rollup), for one
         cron (`which` "cron") or every cron ("crons"): each statement follows its index."""
-        params: dict[str, Any] = {"rollup_id": job_id}
+        if "stats_read_setup" in self._q:
+            conn.execute(self._q["stats_read_setup"])
+        params: dict[str, Any] = {
+            "rollup_id": job_id,
+            "after": int(conn.fetch_value(self._q["stats_fold_watermark"]) or 0)}
         if which == "cron":
             params["job_id"] = job_id
         sums = conn.fetch_one(self._q[f"stats_{which}_counts"], params) or {}
@@ -116,7 +121,8 @@ class StatsMethods:
             finished = []
             for row in passed:
                 if row["job_id"] is not None and not Status(row["status"]).is_final:
-                    conn.execute(self._q["stats_unfolded_add"], {"id": row["id"]})
+                    conn.execute(self._q["stats_unfolded_add"],
+                                 {"id": row["id"], "job_id": row["job_id"]})
                 else:
                     finished.append(row)
             if passed:
@@ -139,15 +145,17 @@ class StatsMethods:
                 "scheduled_time": self._time(row["scheduled_time"])}
 
     def _apply(self, conn: Connection, tallies: Mapping[int, Tally]) -> None:
-        """Add each tally to its cron's totals (negative tallies take out)."""
-        for job_id, tally in sorted(tallies.items()):
-            if not tally:
-                continue
-            conn.execute(self._q["stats_rollup_add"], {"job_id": job_id, **tally.row()})
-            for index, runs in sorted(tally.bins.items()):
-                if runs:
-                    conn.execute(self._q["stats_durations_add"],
-                                 {"job_id": job_id, "bin": index, "runs": runs})
+        """Add each tally to its cron's totals (negative tallies take out): two statements,
+        however many crons."""
+        changed = sorted((job_id, tally) for job_id, tally in tallies.items() if tally)
+        if not changed:
+            return
+        conn.execute(self._q["stats_rollup_add"], {"tallies": json.dumps(
+            [[job_id, *tally.row().values()] for job_id, tally in changed])})
+        bins = [[job_id, index, runs] for job_id, tally in changed
+                for index, runs in sorted(tally.bins.items()) if runs]
+        if bins:
+            conn.execute(self._q["stats_durations_add"], {"bins": json.dumps(bins)})
 
     # --- for the writes that change a finished execution (Store)
 

@@ -921,7 +921,8 @@ class Store(DecisionLogMethods, QueueMethods, AuditMethods, StatsMethods):
             # Its outcome leaves the statistics' totals; it comes back live until it ends.
             self._take_out(conn, [row])
             if row["folded"] and row["job_id"] is not None:
-                conn.execute(self._q["stats_unfolded_add"], {"id": execution_id})
+                conn.execute(self._q["stats_unfolded_add"],
+                             {"id": execution_id, "job_id": row["job_id"]})
             conn.execute(self._q["execution_requeue"], {"id": execution_id, "now": now})
             self._notify(conn, EXECUTIONS_CHANNEL, "")
         self._write(work)

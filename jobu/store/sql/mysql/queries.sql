@@ -414,15 +414,18 @@ DELETE FROM job_executions WHERE id IN %(ids)s;
 -- name: stats_cron_counts
 -- One cron's counts and sums: its folded totals (stats_rollup, `rollup_id` its id) plus the
 -- executions not folded yet: those above the watermark, along job_executions_job, and those
--- stats_unfolded lists (jobu.store.rollup). One statement, so that a fold committing
+-- stats_unfolded lists for it, each found by its id (jobu.store.rollup). `after` is the
+-- watermark as read just before, so that the planner knows how few rows lie above it; the
+-- watermark read again here only ever is the same or higher, and is the one in force. One statement, so that a fold committing
 -- meanwhile is seen whole or not at all.
 WITH live AS (
     SELECT status, started_at, finished_at, scheduled_time FROM job_executions
-    WHERE job_id = %(job_id)s AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
+    WHERE job_id = %(job_id)s AND id > %(after)s
+      AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
     UNION ALL
     SELECT e.status, e.started_at, e.finished_at, e.scheduled_time
-    FROM stats_unfolded u JOIN job_executions e ON e.id = u.execution_id
-    WHERE e.job_id = %(job_id)s)
+    FROM stats_unfolded u STRAIGHT_JOIN job_executions e ON e.id = u.execution_id
+    WHERE u.job_id = %(job_id)s AND e.job_id = %(job_id)s)
 SELECT SUM(total) AS total, SUM(success) AS success, SUM(failed) AS failed,
     SUM(timeout) AS timeout, SUM(skipped) AS skipped, SUM(missed) AS missed,
     SUM(timed) AS timed, SUM(duration_sum) AS duration_sum,
@@ -447,11 +450,12 @@ FROM (
 -- yet (binned by the store): the p95.
 WITH live AS (
     SELECT status, started_at, finished_at, scheduled_time FROM job_executions
-    WHERE job_id = %(job_id)s AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
+    WHERE job_id = %(job_id)s AND id > %(after)s
+      AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
     UNION ALL
     SELECT e.status, e.started_at, e.finished_at, e.scheduled_time
-    FROM stats_unfolded u JOIN job_executions e ON e.id = u.execution_id
-    WHERE e.job_id = %(job_id)s)
+    FROM stats_unfolded u STRAIGHT_JOIN job_executions e ON e.id = u.execution_id
+    WHERE u.job_id = %(job_id)s AND e.job_id = %(job_id)s)
 SELECT bin, runs, NULL AS duration FROM stats_durations WHERE job_id = %(rollup_id)s
 UNION ALL
 SELECT NULL, 1, TIMESTAMPDIFF(MICROSECOND, started_at, finished_at) / 1000000.0 FROM live
@@ -462,10 +466,11 @@ WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT') AND started_at IS NOT NULL AND 
 -- read along the primary key.
 WITH live AS (
     SELECT status, started_at, finished_at, scheduled_time FROM job_executions
-    WHERE job_id IS NOT NULL AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
+    WHERE job_id IS NOT NULL AND id > %(after)s
+      AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
     UNION ALL
     SELECT e.status, e.started_at, e.finished_at, e.scheduled_time
-    FROM stats_unfolded u JOIN job_executions e ON e.id = u.execution_id
+    FROM stats_unfolded u STRAIGHT_JOIN job_executions e ON e.id = u.execution_id
     WHERE e.job_id IS NOT NULL)
 SELECT SUM(total) AS total, SUM(success) AS success, SUM(failed) AS failed,
     SUM(timeout) AS timeout, SUM(skipped) AS skipped, SUM(missed) AS missed,
@@ -490,10 +495,11 @@ FROM (
 -- stats_cron_durations over every cron.
 WITH live AS (
     SELECT status, started_at, finished_at, scheduled_time FROM job_executions
-    WHERE job_id IS NOT NULL AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
+    WHERE job_id IS NOT NULL AND id > %(after)s
+      AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
     UNION ALL
     SELECT e.status, e.started_at, e.finished_at, e.scheduled_time
-    FROM stats_unfolded u JOIN job_executions e ON e.id = u.execution_id
+    FROM stats_unfolded u STRAIGHT_JOIN job_executions e ON e.id = u.execution_id
     WHERE e.job_id IS NOT NULL)
 SELECT bin, runs, NULL AS duration FROM stats_durations WHERE job_id = %(rollup_id)s
 UNION ALL
@@ -508,6 +514,10 @@ WHERE job_id = %(job_id)s AND started_at IS NOT NULL ORDER BY id DESC LIMIT 1;
 -- The last execution of any cron that started.
 SELECT status, started_at FROM job_executions
 WHERE job_id IS NOT NULL AND started_at IS NOT NULL ORDER BY id DESC LIMIT 1;
+
+-- name: stats_fold_watermark
+-- The watermark, not locked: what a statistics read passes as `after`.
+SELECT folded_through FROM stats_fold WHERE id = 1;
 
 -- name: stats_fold_lock
 -- The watermark row, locked: what folding, a retry of a finished execution, pruning and
@@ -526,15 +536,16 @@ SELECT id, job_id, status, started_at, finished_at, scheduled_time,
 FROM job_executions WHERE id > %(after)s ORDER BY id LIMIT %(limit)s;
 
 -- name: stats_unfolded_rows
--- Executions below the watermark that the totals do not hold yet; job_id NULL for one that
--- is gone or whose cron was removed.
+-- Executions below the watermark that the totals do not hold yet and that have finished
+-- since (to fold), or are gone or belong to no cron any more (job_id NULL: to forget).
 SELECT u.execution_id AS id, e.job_id, e.status, e.started_at, e.finished_at,
     e.scheduled_time
 FROM stats_unfolded u LEFT JOIN job_executions e ON e.id = u.execution_id
+WHERE e.job_id IS NULL OR e.status NOT IN ('PENDING', 'RUNNING', 'RETRY')
 ORDER BY u.execution_id LIMIT %(limit)s;
 
 -- name: stats_unfolded_add
-INSERT IGNORE INTO stats_unfolded (execution_id) VALUES (%(id)s);
+INSERT IGNORE INTO stats_unfolded (execution_id, job_id) VALUES (%(id)s, %(job_id)s);
 
 -- name: stats_unfolded_remove
 DELETE FROM stats_unfolded WHERE execution_id IN %(ids)s;
@@ -543,20 +554,41 @@ DELETE FROM stats_unfolded WHERE execution_id IN %(ids)s;
 UPDATE stats_fold SET folded_through = %(through)s WHERE id = 1;
 
 -- name: stats_rollup_add
--- Adds (or, negative, takes out) a tally to a cron's totals (job_id 0: every cron's).
-INSERT INTO stats_rollup (job_id, total, success, failed, timeout, skipped, missed, timed,
-    duration_sum, lateness_runs, lateness_sum)
-VALUES (%(job_id)s, %(total)s, %(success)s, %(failed)s, %(timeout)s, %(skipped)s,
-    %(missed)s, %(timed)s, %(duration_sum)s, %(lateness_runs)s, %(lateness_sum)s)
-ON DUPLICATE KEY UPDATE total = total + VALUES(total), success = success + VALUES(success),
-    failed = failed + VALUES(failed), timeout = timeout + VALUES(timeout),
-    skipped = skipped + VALUES(skipped), missed = missed + VALUES(missed),
-    timed = timed + VALUES(timed), duration_sum = duration_sum + VALUES(duration_sum),
+-- Adds (or, negative, takes out) tallies to crons' totals (job_id 0: every cron's), in one
+-- statement: `tallies` is JSON, [[job_id, total, success, failed, timeout, skipped, missed,
+-- timed, duration_sum, lateness_runs, lateness_sum], …], one row per job_id, read with
+-- JSON_TABLE (its columns named apart from the table's, so VALUES() is unambiguous).
+INSERT INTO stats_rollup (job_id, total, success, failed, timeout, skipped, missed, timed, duration_sum, lateness_runs, lateness_sum)
+SELECT t_job_id, t_total, t_success, t_failed, t_timeout, t_skipped, t_missed, t_timed, t_duration_sum, t_lateness_runs, t_lateness_sum
+FROM JSON_TABLE(%(tallies)s, '$[*]' COLUMNS (
+        t_job_id BIGINT PATH '$[0]',
+        t_total BIGINT PATH '$[1]',
+        t_success BIGINT PATH '$[2]',
+        t_failed BIGINT PATH '$[3]',
+        t_timeout BIGINT PATH '$[4]',
+        t_skipped BIGINT PATH '$[5]',
+        t_missed BIGINT PATH '$[6]',
+        t_timed BIGINT PATH '$[7]',
+        t_duration_sum DOUBLE PATH '$[8]',
+        t_lateness_runs BIGINT PATH '$[9]',
+        t_lateness_sum DOUBLE PATH '$[10]')) AS t
+ON DUPLICATE KEY UPDATE total = total + VALUES(total),
+    success = success + VALUES(success),
+    failed = failed + VALUES(failed),
+    timeout = timeout + VALUES(timeout),
+    skipped = skipped + VALUES(skipped),
+    missed = missed + VALUES(missed),
+    timed = timed + VALUES(timed),
+    duration_sum = duration_sum + VALUES(duration_sum),
     lateness_runs = lateness_runs + VALUES(lateness_runs),
     lateness_sum = lateness_sum + VALUES(lateness_sum);
 
 -- name: stats_durations_add
-INSERT INTO stats_durations (job_id, bin, runs) VALUES (%(job_id)s, %(bin)s, %(runs)s)
+-- Adds runs to histogram bins: `bins` is JSON, [[job_id, bin, runs], …], each pair once.
+INSERT INTO stats_durations (job_id, bin, runs)
+SELECT t_job_id, t_bin, t_runs
+FROM JSON_TABLE(%(bins)s, '$[*]' COLUMNS (
+        t_job_id BIGINT PATH '$[0]', t_bin INT PATH '$[1]', t_runs BIGINT PATH '$[2]')) AS t
 ON DUPLICATE KEY UPDATE runs = runs + VALUES(runs);
 
 -- name: stats_rollup_of

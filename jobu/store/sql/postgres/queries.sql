@@ -413,15 +413,20 @@ DELETE FROM job_executions WHERE id = ANY(%(ids)s);
 -- name: stats_cron_counts
 -- One cron's counts and sums: its folded totals (stats_rollup, `rollup_id` its id) plus the
 -- executions not folded yet: those above the watermark, along job_executions_job, and those
--- stats_unfolded lists (jobu.store.rollup). One statement, so that a fold committing
+-- stats_unfolded lists for it, each found by its id (jobu.store.rollup). `after` is the
+-- watermark as read just before, so that the planner knows how few rows lie above it; the
+-- watermark read again here only ever is the same or higher, and is the one in force. One statement, so that a fold committing
 -- meanwhile is seen whole or not at all.
 WITH live AS (
     SELECT status, started_at, finished_at, scheduled_time FROM job_executions
-    WHERE job_id = %(job_id)s AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
+    WHERE job_id = %(job_id)s AND id > %(after)s
+      AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
     UNION ALL
     SELECT e.status, e.started_at, e.finished_at, e.scheduled_time
-    FROM stats_unfolded u JOIN job_executions e ON e.id = u.execution_id
-    WHERE e.job_id = %(job_id)s)
+    FROM stats_unfolded u CROSS JOIN LATERAL (
+        SELECT status, started_at, finished_at, scheduled_time, job_id FROM job_executions
+        WHERE id = u.execution_id LIMIT 1) AS e
+    WHERE u.job_id = %(job_id)s AND e.job_id = %(job_id)s)
 SELECT SUM(total) AS total, SUM(success) AS success, SUM(failed) AS failed,
     SUM(timeout) AS timeout, SUM(skipped) AS skipped, SUM(missed) AS missed,
     SUM(timed) AS timed, SUM(duration_sum) AS duration_sum,
@@ -447,11 +452,14 @@ FROM (
 -- yet (binned by the store): the p95.
 WITH live AS (
     SELECT status, started_at, finished_at, scheduled_time FROM job_executions
-    WHERE job_id = %(job_id)s AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
+    WHERE job_id = %(job_id)s AND id > %(after)s
+      AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
     UNION ALL
     SELECT e.status, e.started_at, e.finished_at, e.scheduled_time
-    FROM stats_unfolded u JOIN job_executions e ON e.id = u.execution_id
-    WHERE e.job_id = %(job_id)s)
+    FROM stats_unfolded u CROSS JOIN LATERAL (
+        SELECT status, started_at, finished_at, scheduled_time, job_id FROM job_executions
+        WHERE id = u.execution_id LIMIT 1) AS e
+    WHERE u.job_id = %(job_id)s AND e.job_id = %(job_id)s)
 SELECT bin, runs, NULL::double precision AS duration FROM stats_durations
 WHERE job_id = %(rollup_id)s
 UNION ALL
@@ -464,10 +472,13 @@ WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
 -- read along the primary key.
 WITH live AS (
     SELECT status, started_at, finished_at, scheduled_time FROM job_executions
-    WHERE job_id IS NOT NULL AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
+    WHERE job_id IS NOT NULL AND id > %(after)s
+      AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
     UNION ALL
     SELECT e.status, e.started_at, e.finished_at, e.scheduled_time
-    FROM stats_unfolded u JOIN job_executions e ON e.id = u.execution_id
+    FROM stats_unfolded u CROSS JOIN LATERAL (
+        SELECT status, started_at, finished_at, scheduled_time, job_id FROM job_executions
+        WHERE id = u.execution_id LIMIT 1) AS e
     WHERE e.job_id IS NOT NULL)
 SELECT SUM(total) AS total, SUM(success) AS success, SUM(failed) AS failed,
     SUM(timeout) AS timeout, SUM(skipped) AS skipped, SUM(missed) AS missed,
@@ -493,10 +504,13 @@ FROM (
 -- stats_cron_durations over every cron.
 WITH live AS (
     SELECT status, started_at, finished_at, scheduled_time FROM job_executions
-    WHERE job_id IS NOT NULL AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
+    WHERE job_id IS NOT NULL AND id > %(after)s
+      AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
     UNION ALL
     SELECT e.status, e.started_at, e.finished_at, e.scheduled_time
-    FROM stats_unfolded u JOIN job_executions e ON e.id = u.execution_id
+    FROM stats_unfolded u CROSS JOIN LATERAL (
+        SELECT status, started_at, finished_at, scheduled_time, job_id FROM job_executions
+        WHERE id = u.execution_id LIMIT 1) AS e
     WHERE e.job_id IS NOT NULL)
 SELECT bin, runs, NULL::double precision AS duration FROM stats_durations
 WHERE job_id = %(rollup_id)s
@@ -513,6 +527,16 @@ WHERE job_id = %(job_id)s AND started_at IS NOT NULL ORDER BY id DESC LIMIT 1;
 -- The last execution of any cron that started.
 SELECT status, started_at FROM job_executions
 WHERE job_id IS NOT NULL AND started_at IS NOT NULL ORDER BY id DESC LIMIT 1;
+
+-- name: stats_read_setup
+-- For this transaction only: no JIT compilation. The planner's estimate for the executions
+-- stats_unfolded lists (one index lookup each) passes jit_above_cost, and compiling then
+-- costs more (40 ms measured) than running the statement.
+SET LOCAL jit = off;
+
+-- name: stats_fold_watermark
+-- The watermark, not locked: what a statistics read passes as `after`.
+SELECT folded_through FROM stats_fold WHERE id = 1;
 
 -- name: stats_fold_lock
 -- The watermark row, locked: what folding, a retry of a finished execution, pruning and
@@ -532,15 +556,17 @@ SELECT id, job_id, status, started_at, finished_at, scheduled_time,
 FROM job_executions WHERE id > %(after)s ORDER BY id LIMIT %(limit)s;
 
 -- name: stats_unfolded_rows
--- Executions below the watermark that the totals do not hold yet; job_id NULL for one that
--- is gone or whose cron was removed.
+-- Executions below the watermark that the totals do not hold yet and that have finished
+-- since (to fold), or are gone or belong to no cron any more (job_id NULL: to forget).
 SELECT u.execution_id AS id, e.job_id, e.status, e.started_at, e.finished_at,
     e.scheduled_time
 FROM stats_unfolded u LEFT JOIN job_executions e ON e.id = u.execution_id
+WHERE e.job_id IS NULL OR e.status NOT IN ('PENDING', 'RUNNING', 'RETRY')
 ORDER BY u.execution_id LIMIT %(limit)s;
 
 -- name: stats_unfolded_add
-INSERT INTO stats_unfolded (execution_id) VALUES (%(id)s) ON CONFLICT DO NOTHING;
+INSERT INTO stats_unfolded (execution_id, job_id) VALUES (%(id)s, %(job_id)s)
+ON CONFLICT DO NOTHING;
 
 -- name: stats_unfolded_remove
 DELETE FROM stats_unfolded WHERE execution_id = ANY(%(ids)s);
@@ -549,11 +575,22 @@ DELETE FROM stats_unfolded WHERE execution_id = ANY(%(ids)s);
 UPDATE stats_fold SET folded_through = %(through)s WHERE id = 1;
 
 -- name: stats_rollup_add
--- Adds (or, negative, takes out) a tally to a cron's totals (job_id 0: every cron's).
-INSERT INTO stats_rollup (job_id, total, success, failed, timeout, skipped, missed, timed,
-    duration_sum, lateness_runs, lateness_sum)
-VALUES (%(job_id)s, %(total)s, %(success)s, %(failed)s, %(timeout)s, %(skipped)s,
-    %(missed)s, %(timed)s, %(duration_sum)s, %(lateness_runs)s, %(lateness_sum)s)
+-- Adds (or, negative, takes out) tallies to crons' totals (job_id 0: every cron's), in one
+-- statement: `tallies` is JSON, [[job_id, total, success, failed, timeout, skipped, missed,
+-- timed, duration_sum, lateness_runs, lateness_sum], …], one row per job_id.
+INSERT INTO stats_rollup (job_id, total, success, failed, timeout, skipped, missed, timed, duration_sum, lateness_runs, lateness_sum)
+SELECT (v ->> 0)::bigint,
+    (v ->> 1)::bigint,
+    (v ->> 2)::bigint,
+    (v ->> 3)::bigint,
+    (v ->> 4)::bigint,
+    (v ->> 5)::bigint,
+    (v ->> 6)::bigint,
+    (v ->> 7)::bigint,
+    (v ->> 8)::double precision,
+    (v ->> 9)::bigint,
+    (v ->> 10)::double precision
+FROM json_array_elements(%(tallies)s::json) AS v
 ON CONFLICT (job_id) DO UPDATE SET total = stats_rollup.total + EXCLUDED.total,
     success = stats_rollup.success + EXCLUDED.success,
     failed = stats_rollup.failed + EXCLUDED.failed,
@@ -566,7 +603,10 @@ ON CONFLICT (job_id) DO UPDATE SET total = stats_rollup.total + EXCLUDED.total,
     lateness_sum = stats_rollup.lateness_sum + EXCLUDED.lateness_sum;
 
 -- name: stats_durations_add
-INSERT INTO stats_durations (job_id, bin, runs) VALUES (%(job_id)s, %(bin)s, %(runs)s)
+-- Adds runs to histogram bins: `bins` is JSON, [[job_id, bin, runs], …], each pair once.
+INSERT INTO stats_durations (job_id, bin, runs)
+SELECT (v ->> 0)::bigint, (v ->> 1)::integer, (v ->> 2)::bigint
+FROM json_array_elements(%(bins)s::json) AS v
 ON CONFLICT (job_id, bin) DO UPDATE SET runs = stats_durations.runs + EXCLUDED.runs;
 
 -- name: stats_rollup_of

@@ -371,14 +371,17 @@ DELETE FROM job_executions WHERE id IN (SELECT value FROM json_each(:ids));
 -- name: stats_cron_counts
 -- One cron's counts and sums: its folded totals (stats_rollup, `rollup_id` its id) plus the
 -- executions not folded yet: those above the watermark, along job_executions_job, and those
--- stats_unfolded lists (jobu.store.rollup). One statement: one snapshot.
+-- stats_unfolded lists for it, each found by its id (jobu.store.rollup). `after` is the
+-- watermark as read just before, so that the planner knows how few rows lie above it; the
+-- watermark read again here only ever is the same or higher, and is the one in force. One statement: one snapshot.
 WITH live AS (
     SELECT status, started_at, finished_at, scheduled_time FROM job_executions
-    WHERE job_id = :job_id AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
+    WHERE job_id = :job_id AND id > :after
+      AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
     UNION ALL
     SELECT e.status, e.started_at, e.finished_at, e.scheduled_time
-    FROM stats_unfolded u JOIN job_executions e ON e.id = u.execution_id
-    WHERE e.job_id = :job_id)
+    FROM stats_unfolded u CROSS JOIN job_executions e ON e.id = u.execution_id
+    WHERE u.job_id = :job_id AND e.job_id = :job_id)
 SELECT SUM(total) AS total, SUM(success) AS success, SUM(failed) AS failed,
     SUM(timeout) AS timeout, SUM(skipped) AS skipped, SUM(missed) AS missed,
     SUM(timed) AS timed, SUM(duration_sum) AS duration_sum,
@@ -403,11 +406,12 @@ FROM (
 -- yet (binned by the store): the p95.
 WITH live AS (
     SELECT status, started_at, finished_at, scheduled_time FROM job_executions
-    WHERE job_id = :job_id AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
+    WHERE job_id = :job_id AND id > :after
+      AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
     UNION ALL
     SELECT e.status, e.started_at, e.finished_at, e.scheduled_time
-    FROM stats_unfolded u JOIN job_executions e ON e.id = u.execution_id
-    WHERE e.job_id = :job_id)
+    FROM stats_unfolded u CROSS JOIN job_executions e ON e.id = u.execution_id
+    WHERE u.job_id = :job_id AND e.job_id = :job_id)
 SELECT bin, runs, NULL AS duration FROM stats_durations WHERE job_id = :rollup_id
 UNION ALL
 SELECT NULL, 1, (julianday(finished_at) - julianday(started_at)) * 86400.0 FROM live
@@ -419,10 +423,11 @@ WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
 -- read along the primary key.
 WITH live AS (
     SELECT status, started_at, finished_at, scheduled_time FROM job_executions
-    WHERE job_id IS NOT NULL AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
+    WHERE job_id IS NOT NULL AND id > :after
+      AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
     UNION ALL
     SELECT e.status, e.started_at, e.finished_at, e.scheduled_time
-    FROM stats_unfolded u JOIN job_executions e ON e.id = u.execution_id
+    FROM stats_unfolded u CROSS JOIN job_executions e ON e.id = u.execution_id
     WHERE e.job_id IS NOT NULL)
 SELECT SUM(total) AS total, SUM(success) AS success, SUM(failed) AS failed,
     SUM(timeout) AS timeout, SUM(skipped) AS skipped, SUM(missed) AS missed,
@@ -447,10 +452,11 @@ FROM (
 -- stats_cron_durations over every cron.
 WITH live AS (
     SELECT status, started_at, finished_at, scheduled_time FROM job_executions
-    WHERE job_id IS NOT NULL AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
+    WHERE job_id IS NOT NULL AND id > :after
+      AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
     UNION ALL
     SELECT e.status, e.started_at, e.finished_at, e.scheduled_time
-    FROM stats_unfolded u JOIN job_executions e ON e.id = u.execution_id
+    FROM stats_unfolded u CROSS JOIN job_executions e ON e.id = u.execution_id
     WHERE e.job_id IS NOT NULL)
 SELECT bin, runs, NULL AS duration FROM stats_durations WHERE job_id = :rollup_id
 UNION ALL
@@ -466,6 +472,10 @@ WHERE job_id = :job_id AND started_at IS NOT NULL ORDER BY id DESC LIMIT 1;
 -- The last execution of any cron that started.
 SELECT status, started_at FROM job_executions
 WHERE job_id IS NOT NULL AND started_at IS NOT NULL ORDER BY id DESC LIMIT 1;
+
+-- name: stats_fold_watermark
+-- The watermark, not locked: what a statistics read passes as `after`.
+SELECT folded_through FROM stats_fold WHERE id = 1;
 
 -- name: stats_fold_lock
 -- The watermark row. SQLite has one writer at a time (BEGIN IMMEDIATE): folding, a retry of a
@@ -484,15 +494,16 @@ SELECT id, job_id, status, started_at, finished_at, scheduled_time,
 FROM job_executions WHERE id > :after ORDER BY id LIMIT :limit;
 
 -- name: stats_unfolded_rows
--- Executions below the watermark that the totals do not hold yet; job_id NULL for one that
--- is gone or whose cron was removed.
+-- Executions below the watermark that the totals do not hold yet and that have finished
+-- since (to fold), or are gone or belong to no cron any more (job_id NULL: to forget).
 SELECT u.execution_id AS id, e.job_id, e.status, e.started_at, e.finished_at,
     e.scheduled_time
 FROM stats_unfolded u LEFT JOIN job_executions e ON e.id = u.execution_id
+WHERE e.job_id IS NULL OR e.status NOT IN ('PENDING', 'RUNNING', 'RETRY')
 ORDER BY u.execution_id LIMIT :limit;
 
 -- name: stats_unfolded_add
-INSERT OR IGNORE INTO stats_unfolded (execution_id) VALUES (:id);
+INSERT OR IGNORE INTO stats_unfolded (execution_id, job_id) VALUES (:id, :job_id);
 
 -- name: stats_unfolded_remove
 DELETE FROM stats_unfolded WHERE execution_id IN (SELECT value FROM json_each(:ids));
@@ -501,21 +512,39 @@ DELETE FROM stats_unfolded WHERE execution_id IN (SELECT value FROM json_each(:i
 UPDATE stats_fold SET folded_through = :through WHERE id = 1;
 
 -- name: stats_rollup_add
--- Adds (or, negative, takes out) a tally to a cron's totals (job_id 0: every cron's).
-INSERT INTO stats_rollup (job_id, total, success, failed, timeout, skipped, missed, timed,
-    duration_sum, lateness_runs, lateness_sum)
-VALUES (:job_id, :total, :success, :failed, :timeout, :skipped, :missed, :timed,
-    :duration_sum, :lateness_runs, :lateness_sum)
+-- Adds (or, negative, takes out) tallies to crons' totals (job_id 0: every cron's), in one
+-- statement: `tallies` is JSON, [[job_id, total, success, failed, timeout, skipped, missed,
+-- timed, duration_sum, lateness_runs, lateness_sum], …], one row per job_id. (WHERE true:
+-- an upsert from a SELECT needs a WHERE before ON CONFLICT.)
+INSERT INTO stats_rollup (job_id, total, success, failed, timeout, skipped, missed, timed, duration_sum, lateness_runs, lateness_sum)
+SELECT json_extract(value, '$[0]'),
+    json_extract(value, '$[1]'),
+    json_extract(value, '$[2]'),
+    json_extract(value, '$[3]'),
+    json_extract(value, '$[4]'),
+    json_extract(value, '$[5]'),
+    json_extract(value, '$[6]'),
+    json_extract(value, '$[7]'),
+    json_extract(value, '$[8]'),
+    json_extract(value, '$[9]'),
+    json_extract(value, '$[10]')
+FROM json_each(:tallies) WHERE true
 ON CONFLICT (job_id) DO UPDATE SET total = total + excluded.total,
-    success = success + excluded.success, failed = failed + excluded.failed,
-    timeout = timeout + excluded.timeout, skipped = skipped + excluded.skipped,
-    missed = missed + excluded.missed, timed = timed + excluded.timed,
+    success = success + excluded.success,
+    failed = failed + excluded.failed,
+    timeout = timeout + excluded.timeout,
+    skipped = skipped + excluded.skipped,
+    missed = missed + excluded.missed,
+    timed = timed + excluded.timed,
     duration_sum = duration_sum + excluded.duration_sum,
     lateness_runs = lateness_runs + excluded.lateness_runs,
     lateness_sum = lateness_sum + excluded.lateness_sum;
 
 -- name: stats_durations_add
-INSERT INTO stats_durations (job_id, bin, runs) VALUES (:job_id, :bin, :runs)
+-- Adds runs to histogram bins: `bins` is JSON, [[job_id, bin, runs], …], each pair once.
+INSERT INTO stats_durations (job_id, bin, runs)
+SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
+FROM json_each(:bins) WHERE true
 ON CONFLICT (job_id, bin) DO UPDATE SET runs = runs + excluded.runs;
 
 -- name: stats_rollup_of

@@ -4,8 +4,8 @@
 -- durations (bins 5 % wide, jobu.store.rollup.bin_of); stats_fold: the watermark, the highest
 -- execution id the dispatcher's maintenance has folded past; stats_unfolded: executions below
 -- the watermark that are not in the totals (not finished when it passed them, or run again
--- since). Statistics add the executions above the watermark and those listed, read along the
--- primary key and job_executions_job. A cron's rows have no foreign key: its totals leave
+-- since), with their cron's id. Statistics add the executions above the watermark, read
+-- along the primary key or job_executions_job, and those listed, each found by its id. A cron's rows have no foreign key: its totals leave
 -- the all-crons row when it is removed (Store.cron_delete). Nothing is folded by the
 -- migration: the first maintenance passes fold the existing history, a batch at a time, and
 -- statistics are whole meanwhile.
@@ -35,5 +35,7 @@ CREATE TABLE IF NOT EXISTS stats_fold (
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
 INSERT IGNORE INTO stats_fold (id, folded_through) VALUES (1, 0);
 CREATE TABLE IF NOT EXISTS stats_unfolded (
-    execution_id          BIGINT NOT NULL PRIMARY KEY
+    execution_id          BIGINT NOT NULL PRIMARY KEY,
+    job_id                BIGINT NOT NULL,
+    KEY stats_unfolded_job (job_id, execution_id)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
