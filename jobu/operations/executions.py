@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 
 from jobu.errors import ExecutionNotFoundError, InvalidInputError, InvalidStateError
 from jobu.model import (
-    ACTIVE_STATUSES,
     AttemptError,
     Execution,
     ExecutionFilter,
@@ -201,9 +200,8 @@ def preview_bulk(store: Store, where: ExecutionFilter,
     InvalidInputError without a filter, as the actions."""
     _check_bulk_filter(where)
     limit = BULK_ACTION_LIMIT if limit is None else limit
-    states = store.execution_list_states(where, limit + 1)
-    unfinished = sum(1 for _, status in states if status in ACTIVE_STATUSES)
-    return BulkPreview(len(states), len(states) - unfinished, unfinished, limit)
+    matched, unfinished = store.execution_count_states(where, limit + 1)
+    return BulkPreview(matched, matched - unfinished, unfinished, limit)
 
 
 def retry_executions(store: Store, where: ExecutionFilter,

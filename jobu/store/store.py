@@ -606,6 +606,13 @@ class Store(DecisionLogMethods, QueueMethods, AuditMethods, StatsMethods):
         found = self._read(lambda c: c.fetch_all(self._q["execution_list_states"], params))
         return [(row["id"], Status(row["status"])) for row in found]
 
+    def execution_count_states(self, where: ExecutionFilter, limit: int) -> tuple[int, int]:
+        """How many executions `where` matches, counting up to `limit`, and how many of those
+        wait or run: what a bulk retry or cancel would touch, counted without reading them."""
+        params = {**self._execution_filter_params(where), "limit": limit}
+        row = self._read(lambda c: c.fetch_one(self._q["execution_count_states"], params))
+        return int(row["matched"] or 0), int(row["unfinished"] or 0)
+
     def execution_errors(self, execution_id: int) -> list[AttemptError]:
         """The error that ended each failed attempt, oldest first."""
         found = self._read(lambda c: c.fetch_all(self._q["execution_errors_list"],

@@ -908,6 +908,22 @@ WHERE (%(any_status)s OR e.status IN %(statuses)s)
 ORDER BY e.id DESC
 LIMIT %(limit)s;
 
+-- name: execution_count_states
+-- How many executions a filter matches, up to `limit`, and how many of those wait or run:
+-- the admin's bulk retry and cancel buttons on /jobs. No order, so the database may find
+-- them along any index (a status filter: job_executions_finished) instead of walking the
+-- history newest first as execution_list_states does. Same filter as execution_list.
+SELECT COUNT(*) AS matched, SUM(status IN ('PENDING', 'RUNNING', 'RETRY')) AS unfinished
+FROM (SELECT e.status FROM job_executions e
+WHERE (%(any_status)s OR e.status IN %(statuses)s)
+  AND (%(any_id)s OR e.id IN %(ids)s)
+  AND (%(job_id)s IS NULL OR e.job_id = %(job_id)s)
+  AND (%(handler_name)s IS NULL OR e.handler_name = %(handler_name)s)
+  AND (%(param_source)s IS NULL OR e.param_source = %(param_source)s)
+  AND (%(since)s IS NULL OR e.scheduled_time >= %(since)s)
+  AND (%(until)s IS NULL OR e.scheduled_time < %(until)s)
+LIMIT %(limit)s) AS found;
+
 -- === admin charts and the crons list ===
 
 -- name: admin_recent_runs

@@ -859,6 +859,23 @@ WHERE (:any_status OR e.status IN (SELECT value FROM json_each(:statuses)))
 ORDER BY e.id DESC
 LIMIT :limit;
 
+-- name: execution_count_states
+-- How many executions a filter matches, up to `limit`, and how many of those wait or run:
+-- the admin's bulk retry and cancel buttons on /jobs. No order, so the database may find
+-- them along any index (a status filter: job_executions_finished) instead of walking the
+-- history newest first as execution_list_states does. Same filter as execution_list.
+SELECT COUNT(*) AS matched,
+    COUNT(*) FILTER (WHERE status IN ('PENDING', 'RUNNING', 'RETRY')) AS unfinished
+FROM (SELECT e.status FROM job_executions e
+WHERE (:any_status OR e.status IN (SELECT value FROM json_each(:statuses)))
+  AND (:any_id OR e.id IN (SELECT value FROM json_each(:ids)))
+  AND (:job_id IS NULL OR e.job_id = :job_id)
+  AND (:handler_name IS NULL OR e.handler_name = :handler_name)
+  AND (:param_source IS NULL OR e.param_source = :param_source)
+  AND (:since IS NULL OR e.scheduled_time >= :since)
+  AND (:until IS NULL OR e.scheduled_time < :until)
+LIMIT :limit) AS found;
+
 -- === admin charts and the crons list ===
 
 -- name: admin_recent_runs
