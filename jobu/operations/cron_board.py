@@ -4,7 +4,6 @@ outcomes and durations (cron_page)."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -37,9 +36,8 @@ def cron_managed_by(store: Store, name: str) -> str | None:
 
 
 
-#: The executions of each cron the list reads: its strip shows the newest STRIP_RUNS of
-#: them, its average and p95 duration are over the runs among them that finished.
-RECENT_RUNS = 100
+#: The newest executions of each cron the list reads: its strip shows them, and its last run
+#: is the newest of them that started (older ones are looked up when none did).
 STRIP_RUNS = 20
 #: The orders the list offers.
 SORTS = ("name", "next", "last")
@@ -71,7 +69,7 @@ class CronListRow(CronRow):
 
     #: The statuses of its newest STRIP_RUNS executions, oldest first.
     strip: tuple[Status, ...]
-    #: Over the runs that finished among its newest RECENT_RUNS executions (None: none did).
+    #: Over all its runs, as its statistics (None: none ran).
     avg_duration_seconds: float | None
     p95_duration_seconds: float | None
 
@@ -104,15 +102,15 @@ def check_cron_query(text: str = "", enabled: str = "", last_status: str = "",
 
 def cron_page(store: Store, now: datetime, query: CronQuery) -> CronPage:
     """One page of the crons list: filtered, ordered, and each cron with the strip of its
-    newest outcomes and its recent average and p95 duration.
+    newest outcomes and the average and p95 duration of its runs.
 
     By name, filtered by text and enabled only (the list as it opens): a page of crons
-    along the index on name, then the newest RECENT_RUNS executions of the page's crons in
-    one query; the last run is the newest of those that started. Filtered by the last
-    run's status, or ordered by next or last run, every cron is read (with their last runs,
-    one query each, as cron_board), filtered and ordered here, and the next fire time of
-    each matching cron computed from its schedule when the order is by it: that costs in
-    proportion to the number of crons.
+    along the index on name, then the newest STRIP_RUNS executions of the page's crons in
+    one query, and their durations from the statistics' running totals in another; the
+    last run is the newest of the strip's that started. Filtered by the last run's status,
+    or ordered by next or last run, every cron is read (with their last runs, one query),
+    filtered and ordered here, and the next fire time of each matching cron computed from
+    its schedule when the order is by it: that costs in proportion to the number of crons.
     """
     managed = store.cron_managed()
     if query.sort == "name" and query.last_status is None:
@@ -120,11 +118,10 @@ def cron_page(store: Store, now: datetime, query: CronQuery) -> CronPage:
                                                  enabled=query.enabled,
                                                  limit=query.page_size + 1)
         page = found[:query.page_size]
-        recent = store.execution_recent_for_crons([cron.id for cron in page], RECENT_RUNS)
-        last_runs = {job_id: next(((state, begin) for state, begin, _ in runs
-                                   if begin is not None), (None, None))
-                     for job_id, runs in recent.items()}
-        rows = [_row(cron, now, last_runs, recent, managed, {}) for cron in page]
+        recent = store.execution_recent_for_crons([cron.id for cron in page], STRIP_RUNS)
+        last_runs = {cron.id: _last_run(store, cron.id, recent.get(cron.id, []))
+                     for cron in page}
+        rows = _rows(store, page, now, last_runs, recent, managed, {})
         return CronPage(rows=rows, matched=matched,
                         next_after=page[-1].name if len(found) > query.page_size else None)
     last_runs = store.cron_last_runs()
@@ -140,32 +137,44 @@ def cron_page(store: Store, now: datetime, query: CronQuery) -> CronPage:
                                         cron.name))
     start = _page_start(matching, query)
     page = matching[start:start + query.page_size]
-    recent = store.execution_recent_for_crons([cron.id for cron in page], RECENT_RUNS)
-    rows = [_row(cron, now, last_runs, recent, managed, nexts) for cron in page]
+    recent = store.execution_recent_for_crons([cron.id for cron in page], STRIP_RUNS)
+    rows = _rows(store, page, now, last_runs, recent, managed, nexts)
     more = start + query.page_size < len(matching)
     return CronPage(rows=rows, matched=len(matching),
                     next_after=page[-1].name if more and page else None)
 
 
+def _last_run(store: Store, job_id: int, runs: list) -> tuple[Status | None, datetime | None]:
+    """The status and start of a cron's last run: the newest of its strip's that started;
+    when none did and older executions exist, looked up along its history."""
+    started = next(((state, begin) for state, begin, _ in runs if begin is not None), None)
+    if started is not None:
+        return started
+    if len(runs) < STRIP_RUNS:
+        return None, None
+    return store.cron_last_run(job_id)
+
+
+def _rows(store: Store, page: list[CronJob], now: datetime, last_runs: dict, recent: dict,
+          managed: dict[str, str], nexts: dict[int, datetime | None]) -> list[CronListRow]:
+    """The page's crons with what was read for them, and their durations."""
+    durations = store.cron_durations([cron.id for cron in page])
+    return [_row(cron, now, last_runs, recent, managed, nexts,
+                 durations.get(cron.id, (None, None))) for cron in page]
+
+
 def _row(cron: CronJob, now: datetime, last_runs: dict, recent: dict, managed: dict[str, str],
-         nexts: dict[int, datetime | None]) -> CronListRow:
+         nexts: dict[int, datetime | None],
+         durations: tuple[float | None, float | None]) -> CronListRow:
     """One cron of the list from what was read for its page."""
     status, started = last_runs.get(cron.id, (None, None))
     runs = recent.get(cron.id, [])
-    durations = sorted((end - begin).total_seconds() for state, begin, end in runs
-                       if state in _TIMED and begin is not None and end is not None)
     return CronListRow(
         cron=cron, last_status=status, last_run_at=started,
         next_fire=nexts[cron.id] if cron.id in nexts else _next_fire(cron, now),
         managed_by=managed.get(cron.name),
         strip=tuple(state for state, _, _ in reversed(runs[:STRIP_RUNS])),
-        avg_duration_seconds=sum(durations) / len(durations) if durations else None,
-        p95_duration_seconds=durations[math.ceil(0.95 * len(durations)) - 1]
-        if durations else None)
-
-
-#: The statuses whose runs have a duration.
-_TIMED = (Status.SUCCESS, Status.FAILED, Status.TIMEOUT)
+        avg_duration_seconds=durations[0], p95_duration_seconds=durations[1])
 
 
 def _matches(cron: CronJob, query: CronQuery,

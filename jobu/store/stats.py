@@ -97,6 +97,49 @@ class StatsMethods:
             avg_start_lateness_seconds=float(sums["lateness_sum"]) / late if late else None,
         )
 
+    def cron_last_run(self, job_id: int) -> tuple[Status | None, datetime | None]:
+        """The status and start of a cron's newest execution that started, or (None, None)."""
+        row = self._read(lambda conn: conn.fetch_one(self._q["cron_stats_last_run"],
+                                                     {"job_id": job_id}))
+        if row is None:
+            return None, None
+        return Status(row["status"]), self._time(row["started_at"])
+
+    def cron_durations(self, job_ids: Iterable[int]
+                       ) -> dict[int, tuple[float | None, float | None]]:
+        """The average and p95 duration of the runs of each of several crons, by cron id
+        (None: none ran): cron_stats's, for a page of the crons list in one statement."""
+        wanted = sorted(set(job_ids))
+        if not wanted:
+            return {}
+
+        def work(conn: Connection) -> list[dict[str, Any]]:
+            if "stats_read_setup" in self._q:
+                conn.execute(self._q["stats_read_setup"])
+            after = int(conn.fetch_value(self._q["stats_fold_watermark"]) or 0)
+            return conn.fetch_all(self._q["stats_durations_of_crons"],
+                                  {"job_ids": wanted, "after": after})
+        timed: Counter[int] = Counter()
+        total: dict[int, float] = {}
+        folded: dict[int, Counter[int]] = {}
+        live: dict[int, list[float]] = {}
+        for row in self._read(work):
+            job_id = int(row["job_id"])
+            if row["kind"] == "sum":
+                timed[job_id] += int(row["runs"])
+                total[job_id] = total.get(job_id, 0.0) + float(row["duration"] or 0)
+            elif row["kind"] == "bin":
+                folded.setdefault(job_id, Counter())[int(row["bin"])] += int(row["runs"])
+            elif row["duration"] is not None:
+                live.setdefault(job_id, []).append(float(row["duration"]))
+        durations = {}
+        for job_id in wanted:
+            runs = timed[job_id] + len(live.get(job_id, ()))
+            seconds = total.get(job_id, 0.0) + sum(live.get(job_id, ()))
+            durations[job_id] = (seconds / runs if runs else None,
+                                 _p95(folded.get(job_id, Counter()), live.get(job_id, [])))
+        return durations
+
     # --- folding
 
     def stats_fold(self, now: datetime | None = None, *, batch: int = FOLD_BATCH,

@@ -19,7 +19,6 @@ from jobu.model import CatchUp, CronSpec, DstRepeat, Isolation, Status
 from jobu.operations.charts_data import recent_runs
 from jobu.operations.cron_board import (
     NEVER_RAN,
-    RECENT_RUNS,
     SORTS,
     STRIP_RUNS,
     check_cron_query,
@@ -50,7 +49,7 @@ def list_page():
     return render_template("crons/list.html", page=page, board=page.rows, filters=filters,
                            sorts=SORTS, last_choices=[NEVER_RAN, *(s.value for s in Status)],
                            filtered=any(filters[key] for key in ("q", "enabled", "last")),
-                           recent_runs=RECENT_RUNS, strip_runs=STRIP_RUNS)
+                           strip_runs=STRIP_RUNS)
 
 
 @bp.get("/crons/<name>")

@@ -506,6 +506,27 @@ UNION ALL
 SELECT NULL, 1, TIMESTAMPDIFF(MICROSECOND, started_at, finished_at) / 1000000.0 FROM live
 WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT') AND started_at IS NOT NULL AND finished_at IS NOT NULL;
 
+-- name: stats_durations_of_crons
+-- The crons list's average and p95 duration of several crons (`job_ids`): their folded sums
+-- (kind 'sum': runs is how many were timed, duration their total) and histograms ('bin'),
+-- and the duration of each of their runs not folded yet ('live'); see stats_cron_counts.
+WITH live AS (
+    SELECT job_id, status, started_at, finished_at FROM job_executions
+    WHERE job_id IN %(job_ids)s AND id > %(after)s
+      AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
+    UNION ALL
+    SELECT e.job_id, e.status, e.started_at, e.finished_at
+    FROM stats_unfolded u STRAIGHT_JOIN job_executions e ON e.id = u.execution_id
+    WHERE u.job_id IN %(job_ids)s AND e.job_id = u.job_id)
+SELECT job_id, 'sum' AS kind, NULL AS bin, timed AS runs, duration_sum AS duration
+FROM stats_rollup WHERE job_id IN %(job_ids)s
+UNION ALL
+SELECT job_id, 'bin', bin, runs, NULL FROM stats_durations WHERE job_id IN %(job_ids)s
+UNION ALL
+SELECT job_id, 'live', NULL, 1, TIMESTAMPDIFF(MICROSECOND, started_at, finished_at) / 1000000.0
+FROM live WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
+  AND started_at IS NOT NULL AND finished_at IS NOT NULL;
+
 -- name: cron_stats_last_run
 SELECT status, started_at FROM job_executions
 WHERE job_id = %(job_id)s AND started_at IS NOT NULL ORDER BY id DESC LIMIT 1;
