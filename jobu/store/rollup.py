@@ -33,7 +33,6 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from jobu.model import Status
@@ -102,21 +101,22 @@ class Tally:
     lateness_sum: float = 0.0
     bins: Counter[int] = field(default_factory=Counter)
 
-    def add(self, status: Status, started_at: datetime | None, finished_at: datetime | None,
-            scheduled_time: datetime | None, sign: int = 1) -> None:
-        """Count one execution in (`sign` 1) or out (-1)."""
+    def add(self, status: Status, duration: float | None, lateness: float | None,
+            sign: int = 1) -> None:
+        """Count one execution in (`sign` 1) or out (-1): its status, its duration in
+        seconds (None unless it started and finished) and how late it started (None unless
+        it started)."""
         self.total += sign
         name = _COUNTED.get(status)
         if name is not None:
             setattr(self, name, getattr(self, name) + sign)
-        if status in TIMED_STATUSES and started_at is not None and finished_at is not None:
-            duration = (finished_at - started_at).total_seconds()
+        if status in TIMED_STATUSES and duration is not None:
             self.timed += sign
             self.duration_sum += sign * duration
             self.bins[bin_of(duration)] += sign
-        if started_at is not None and scheduled_time is not None:
+        if lateness is not None:
             self.lateness_runs += sign
-            self.lateness_sum += sign * (started_at - scheduled_time).total_seconds()
+            self.lateness_sum += sign * lateness
 
     def negated(self) -> Tally:
         """The same totals taken out."""
@@ -135,15 +135,16 @@ class Tally:
 
 
 def tallies_of(executions: Iterable[Mapping[str, Any]], sign: int = 1) -> dict[int, Tally]:
-    """The tallies of executions (rows with job_id, status, started_at, finished_at and
-    scheduled_time, times parsed) by cron id, and over all of them under ALL_CRONS. Rows
+    """The tallies of executions (rows with job_id, status, duration and lateness, as the
+    store's stats queries give them) by cron id, and over all of them under ALL_CRONS. Rows
     without a cron count nowhere."""
     tallies: dict[int, Tally] = {}
     for row in executions:
         if row["job_id"] is None:
             continue
+        status = Status(row["status"])
+        duration = None if row["duration"] is None else float(row["duration"])
+        lateness = None if row["lateness"] is None else float(row["lateness"])
         for job_id in (int(row["job_id"]), ALL_CRONS):
-            tallies.setdefault(job_id, Tally()).add(
-                Status(row["status"]), row["started_at"], row["finished_at"],
-                row["scheduled_time"], sign)
+            tallies.setdefault(job_id, Tally()).add(status, duration, lateness, sign)
     return tallies

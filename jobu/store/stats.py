@@ -160,7 +160,7 @@ class StatsMethods:
             for row in found:
                 if not row["settled"]:
                     break
-                passed.append(self._stats_row(row))
+                passed.append(row)
             finished = []
             for row in passed:
                 if row["job_id"] is not None and not Status(row["status"]).is_final:
@@ -170,8 +170,7 @@ class StatsMethods:
                     finished.append(row)
             if passed:
                 conn.execute(self._q["stats_fold_advance"], {"through": passed[-1]["id"]})
-            listed = [self._stats_row(row) for row in conn.fetch_all(
-                self._q["stats_unfolded_rows"], {"limit": batch})]
+            listed = conn.fetch_all(self._q["stats_unfolded_rows"], {"limit": batch})
             settled = [row for row in listed
                        if row["job_id"] is None or Status(row["status"]).is_final]
             if settled:
@@ -180,12 +179,6 @@ class StatsMethods:
             self._apply(conn, tallies_of([*finished, *settled]))
             return len(passed) + len(settled)
         return self._write(work)
-
-    def _stats_row(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        """A row of a stats query with its times parsed."""
-        return {**row, "started_at": self._time(row["started_at"]),
-                "finished_at": self._time(row["finished_at"]),
-                "scheduled_time": self._time(row["scheduled_time"])}
 
     def _apply(self, conn: Connection, tallies: Mapping[int, Tally]) -> None:
         """Add each tally to its cron's totals (negative tallies take out): two statements,
@@ -209,8 +202,7 @@ class StatsMethods:
     def _take_out(self, conn: Connection, executions: Iterable[Mapping[str, Any]]) -> None:
         """Take executions about to change or go (rows of execution_prune_candidates or
         stats_execution_state) out of the totals, those the totals hold."""
-        folded = [self._stats_row(row) for row in executions if row["folded"]]
-        self._apply(conn, tallies_of(folded, sign=-1))
+        self._apply(conn, tallies_of([row for row in executions if row["folded"]], sign=-1))
 
     def _forget_cron_totals(self, conn: Connection, job_id: int) -> None:
         """A cron is being removed: its totals leave the all-crons row, and are dropped."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
 from jobu.store.rollup import ALL_CRONS, bin_of, bin_value, p95_from_bins, tallies_of
@@ -23,14 +21,10 @@ def test_the_histogram_bins_and_the_p95():
 
 
 def test_tallies_count_each_cron_and_every_cron_and_take_out_exactly():
-    t0 = datetime(2026, 3, 1, tzinfo=UTC)
     rows = [
-        {"job_id": 1, "status": "SUCCESS", "scheduled_time": t0,
-         "started_at": t0 + timedelta(seconds=2), "finished_at": t0 + timedelta(seconds=7)},
-        {"job_id": 2, "status": "SKIPPED", "scheduled_time": t0, "started_at": None,
-         "finished_at": None},
-        {"job_id": None, "status": "SUCCESS", "scheduled_time": None, "started_at": t0,
-         "finished_at": t0},
+        {"job_id": 1, "status": "SUCCESS", "duration": 5.0, "lateness": 2.0},
+        {"job_id": 2, "status": "SKIPPED", "duration": None, "lateness": None},
+        {"job_id": None, "status": "SUCCESS", "duration": 0.0, "lateness": None},
     ]
     tallies = tallies_of(rows)
     assert sorted(tallies) == [ALL_CRONS, 1, 2]

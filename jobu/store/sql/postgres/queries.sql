@@ -398,7 +398,9 @@ ORDER BY job_id, id;
 -- (rows another pruner holds are skipped), each with whether the statistics' totals hold it
 -- (jobu.store.rollup): those are taken out before the rows are deleted. The caller holds the
 -- lock on stats_fold, so `folded` cannot change before it deletes them.
-SELECT e.id, e.job_id, e.status, e.started_at, e.finished_at, e.scheduled_time,
+SELECT e.id, e.job_id, e.status,
+    date_part('epoch', e.finished_at - e.started_at) AS duration,
+    date_part('epoch', e.started_at - e.scheduled_time) AS lateness,
     (e.id <= f.folded_through
      AND NOT EXISTS (SELECT 1 FROM stats_unfolded u WHERE u.execution_id = e.id)) AS folded
 FROM job_executions e CROSS JOIN stats_fold f
@@ -573,7 +575,9 @@ SELECT folded_through FROM stats_fold WHERE id = 1 FOR UPDATE SKIP LOCKED;
 -- name: stats_fold_rows
 -- The next executions above the watermark, and whether each was written over `lag` seconds
 -- ago (settled: the fold stops at the first that was not).
-SELECT id, job_id, status, started_at, finished_at, scheduled_time,
+SELECT id, job_id, status,
+    date_part('epoch', finished_at - started_at) AS duration,
+    date_part('epoch', started_at - scheduled_time) AS lateness,
     created_at <= COALESCE(%(now)s::timestamptz, now()) - make_interval(secs => %(lag)s)
         AS settled
 FROM job_executions WHERE id > %(after)s ORDER BY id LIMIT %(limit)s;
@@ -581,8 +585,9 @@ FROM job_executions WHERE id > %(after)s ORDER BY id LIMIT %(limit)s;
 -- name: stats_unfolded_rows
 -- Executions below the watermark that the totals do not hold yet and that have finished
 -- since (to fold), or are gone or belong to no cron any more (job_id NULL: to forget).
-SELECT u.execution_id AS id, e.job_id, e.status, e.started_at, e.finished_at,
-    e.scheduled_time
+SELECT u.execution_id AS id, e.job_id, e.status,
+    date_part('epoch', e.finished_at - e.started_at) AS duration,
+    date_part('epoch', e.started_at - e.scheduled_time) AS lateness
 FROM stats_unfolded u LEFT JOIN job_executions e ON e.id = u.execution_id
 WHERE e.job_id IS NULL OR e.status NOT IN ('PENDING', 'RUNNING', 'RETRY')
 ORDER BY u.execution_id LIMIT %(limit)s;
@@ -649,7 +654,9 @@ DELETE FROM stats_durations WHERE job_id = %(job_id)s;
 -- name: stats_execution_state
 -- One execution for a retry, locked, with whether the totals hold it (see
 -- execution_prune_candidates).
-SELECT e.id, e.job_id, e.status, e.started_at, e.finished_at, e.scheduled_time,
+SELECT e.id, e.job_id, e.status,
+    date_part('epoch', e.finished_at - e.started_at) AS duration,
+    date_part('epoch', e.started_at - e.scheduled_time) AS lateness,
     (e.id <= f.folded_through
      AND NOT EXISTS (SELECT 1 FROM stats_unfolded u WHERE u.execution_id = e.id)) AS folded
 FROM job_executions e CROSS JOIN stats_fold f

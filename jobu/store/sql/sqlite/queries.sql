@@ -357,7 +357,9 @@ ORDER BY job_id, id;
 -- Up to `limit` executions in `status` finished over `days` days ago, oldest first, each with
 -- whether the statistics' totals hold it (jobu.store.rollup): those are taken out before the
 -- rows are deleted, in the same write transaction.
-SELECT e.id, e.job_id, e.status, e.started_at, e.finished_at, e.scheduled_time,
+SELECT e.id, e.job_id, e.status,
+    (julianday(e.finished_at) - julianday(e.started_at)) * 86400.0 AS duration,
+    (julianday(e.started_at) - julianday(e.scheduled_time)) * 86400.0 AS lateness,
     (e.id <= f.folded_through
      AND NOT EXISTS (SELECT 1 FROM stats_unfolded u WHERE u.execution_id = e.id)) AS folded
 FROM job_executions e CROSS JOIN stats_fold f
@@ -511,15 +513,18 @@ SELECT folded_through FROM stats_fold WHERE id = 1;
 -- name: stats_fold_rows
 -- The next executions above the watermark, and whether each was written over `lag` seconds
 -- ago (settled: the fold stops at the first that was not).
-SELECT id, job_id, status, started_at, finished_at, scheduled_time,
+SELECT id, job_id, status,
+    (julianday(finished_at) - julianday(started_at)) * 86400.0 AS duration,
+    (julianday(started_at) - julianday(scheduled_time)) * 86400.0 AS lateness,
     created_at <= (strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'), '-' || :lag || ' seconds') || '000') AS settled
 FROM job_executions WHERE id > :after ORDER BY id LIMIT :limit;
 
 -- name: stats_unfolded_rows
 -- Executions below the watermark that the totals do not hold yet and that have finished
 -- since (to fold), or are gone or belong to no cron any more (job_id NULL: to forget).
-SELECT u.execution_id AS id, e.job_id, e.status, e.started_at, e.finished_at,
-    e.scheduled_time
+SELECT u.execution_id AS id, e.job_id, e.status,
+    (julianday(e.finished_at) - julianday(e.started_at)) * 86400.0 AS duration,
+    (julianday(e.started_at) - julianday(e.scheduled_time)) * 86400.0 AS lateness
 FROM stats_unfolded u LEFT JOIN job_executions e ON e.id = u.execution_id
 WHERE e.job_id IS NULL OR e.status NOT IN ('PENDING', 'RUNNING', 'RETRY')
 ORDER BY u.execution_id LIMIT :limit;
@@ -586,7 +591,9 @@ DELETE FROM stats_durations WHERE job_id = :job_id;
 -- name: stats_execution_state
 -- One execution for a retry, with whether the totals hold it (see
 -- execution_prune_candidates).
-SELECT e.id, e.job_id, e.status, e.started_at, e.finished_at, e.scheduled_time,
+SELECT e.id, e.job_id, e.status,
+    (julianday(e.finished_at) - julianday(e.started_at)) * 86400.0 AS duration,
+    (julianday(e.started_at) - julianday(e.scheduled_time)) * 86400.0 AS lateness,
     (e.id <= f.folded_through
      AND NOT EXISTS (SELECT 1 FROM stats_unfolded u WHERE u.execution_id = e.id)) AS folded
 FROM job_executions e CROSS JOIN stats_fold f
