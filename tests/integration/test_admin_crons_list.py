@@ -158,3 +158,13 @@ def test_the_list_is_paged_after_the_last_name(site, crons):
     [link] = re.findall(r'<a href="\?([^"]+)">Next page', ordered)
     assert names_of(viewer.get("/crons?" + html.unescape(link)).get_data(as_text=True)) == [
         "beta"]
+
+
+@pytest.mark.parametrize("dialect", ["sqlite"], indirect=True)
+def test_enabling_from_a_filtered_page_returns_to_that_page(site, crons):
+    listing = "/crons?q=a&enabled=no&sort=next"
+    page = html.unescape(site.client(Role.OPERATOR).get(listing).get_data(as_text=True))
+    assert f'name="next" value="{listing}"' in page  # beta's Enable button
+    answer = site.post(Role.OPERATOR, "/crons/beta/enable", {"next": listing})
+    assert answer.status_code == 302 and answer.headers["Location"] == listing
+    assert crons.cron_get("beta").is_enabled
