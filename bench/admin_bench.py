@@ -54,7 +54,8 @@ REPO = Path(__file__).resolve().parents[1]
 JOBU = Path(sys.executable).parent / "jobu"
 
 #: The pages timed; {cron} and {job} are filled with a cron's name and an execution's id.
-PAGES = ["/", "/crons", "/crons/{cron}", "/jobs", "/jobs?status=FAILED",
+#: /health reads nothing: the floor of any request (HTTP, gunicorn, Flask, the token check).
+PAGES = ["/health", "/", "/crons", "/crons/{cron}", "/jobs", "/jobs?status=FAILED",
          "/jobs?cron={cron}", "/jobs/{job}", "/workers", "/api/v1/jobs", "/api/v1/crons",
          "/api/v1/crons/{cron}", "/api/v1/stats", "/api/v1/status", "/dead-letters", "/metrics"]
 

@@ -73,12 +73,14 @@ class StatsMethods:
             "after": int(conn.fetch_value(self._q["stats_fold_watermark"]) or 0)}
         if which == "cron":
             params["job_id"] = job_id
-        sums = conn.fetch_one(self._q[f"stats_{which}_counts"], params) or {}
+        sums: dict[str, Any] = {}
         folded: Counter[int] = Counter()
         live: list[float] = []
-        for row in conn.fetch_all(self._q[f"stats_{which}_durations"], params):
-            if row["bin"] is not None:
-                folded[int(row["bin"])] += int(row["runs"])
+        for row in conn.fetch_all(self._q[f"stats_{which}"], params):
+            if row["kind"] == "sums":
+                sums = row
+            elif row["kind"] == "bin":
+                folded[int(row["bin"])] += int(row["total"])
             elif row["duration"] is not None:
                 live.append(float(row["duration"]))
         last = conn.fetch_one(self._q[f"{which}_stats_last_run"],

@@ -413,13 +413,15 @@ FOR UPDATE SKIP LOCKED;
 -- name: execution_delete_ids
 DELETE FROM job_executions WHERE id IN %(ids)s;
 
--- name: stats_cron_counts
--- One cron's counts and sums: its folded totals (stats_rollup, `rollup_id` its id) plus the
--- executions not folded yet: those above the watermark, along job_executions_job, and those
--- stats_unfolded lists for it, each found by its id (jobu.store.rollup). `after` is the
--- watermark as read just before, so that the planner knows how few rows lie above it; the
--- watermark read again here only ever is the same or higher, and is the one in force. One statement, so that a fold committing
--- meanwhile is seen whole or not at all.
+-- name: stats_cron
+-- One cron's statistics in one statement, so that a fold committing meanwhile is seen whole
+-- or not at all, and the executions not folded yet are read once (`live`: those above the
+-- watermark, along job_executions_job, and those stats_unfolded lists for the cron, each
+-- found by its id; jobu.store.rollup). Rows: 'sums', the folded totals (stats_rollup,
+-- `rollup_id` the cron's id) plus the live ones; 'bin', a histogram bin of the folded
+-- durations (its runs in `total`); 'live', the duration of a live run, binned by the store.
+-- `after` is the watermark as read just before, so that the planner knows how few rows lie
+-- above it; the watermark read again here only ever is the same or higher, and is in force.
 WITH live AS (
     SELECT status, started_at, finished_at, scheduled_time FROM job_executions
     WHERE job_id = %(job_id)s AND id > %(after)s
@@ -428,10 +430,11 @@ WITH live AS (
     SELECT e.status, e.started_at, e.finished_at, e.scheduled_time
     FROM stats_unfolded u STRAIGHT_JOIN job_executions e ON e.id = u.execution_id
     WHERE u.job_id = %(job_id)s AND e.job_id = %(job_id)s)
-SELECT SUM(total) AS total, SUM(success) AS success, SUM(failed) AS failed,
-    SUM(timeout) AS timeout, SUM(skipped) AS skipped, SUM(missed) AS missed,
+SELECT 'sums' AS kind, NULL AS bin, SUM(total) AS total, SUM(success) AS success,
+    SUM(failed) AS failed, SUM(timeout) AS timeout, SUM(skipped) AS skipped, SUM(missed) AS missed,
     SUM(timed) AS timed, SUM(duration_sum) AS duration_sum,
-    SUM(lateness_runs) AS lateness_runs, SUM(lateness_sum) AS lateness_sum
+    SUM(lateness_runs) AS lateness_runs, SUM(lateness_sum) AS lateness_sum,
+    NULL AS duration
 FROM (
     SELECT total, success, failed, timeout, skipped, missed, timed, duration_sum,
         lateness_runs, lateness_sum
@@ -445,27 +448,18 @@ FROM (
                  THEN TIMESTAMPDIFF(MICROSECOND, started_at, finished_at) / 1000000.0 END),
         SUM(started_at IS NOT NULL AND scheduled_time IS NOT NULL),
         SUM(TIMESTAMPDIFF(MICROSECOND, scheduled_time, started_at) / 1000000.0)
-    FROM live) AS parts;
-
--- name: stats_cron_durations
--- The histogram of one cron's folded durations, and the durations of its runs not folded
--- yet (binned by the store): the p95.
-WITH live AS (
-    SELECT status, started_at, finished_at, scheduled_time FROM job_executions
-    WHERE job_id = %(job_id)s AND id > %(after)s
-      AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
-    UNION ALL
-    SELECT e.status, e.started_at, e.finished_at, e.scheduled_time
-    FROM stats_unfolded u STRAIGHT_JOIN job_executions e ON e.id = u.execution_id
-    WHERE u.job_id = %(job_id)s AND e.job_id = %(job_id)s)
-SELECT bin, runs, NULL AS duration FROM stats_durations WHERE job_id = %(rollup_id)s
+    FROM live) AS parts
 UNION ALL
-SELECT NULL, 1, TIMESTAMPDIFF(MICROSECOND, started_at, finished_at) / 1000000.0 FROM live
-WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT') AND started_at IS NOT NULL AND finished_at IS NOT NULL;
+SELECT 'bin', bin, runs, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+FROM stats_durations WHERE job_id = %(rollup_id)s
+UNION ALL
+SELECT 'live', NULL, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    TIMESTAMPDIFF(MICROSECOND, started_at, finished_at) / 1000000.0
+FROM live WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT') AND started_at IS NOT NULL AND finished_at IS NOT NULL;
 
--- name: stats_crons_counts
--- stats_cron_counts over every cron (`rollup_id` 0); the executions above the watermark are
--- read along the primary key.
+-- name: stats_crons
+-- stats_cron over every cron (`rollup_id` 0); the executions above the watermark are read
+-- along the primary key.
 WITH live AS (
     SELECT status, started_at, finished_at, scheduled_time FROM job_executions
     WHERE job_id IS NOT NULL AND id > %(after)s
@@ -474,10 +468,11 @@ WITH live AS (
     SELECT e.status, e.started_at, e.finished_at, e.scheduled_time
     FROM stats_unfolded u STRAIGHT_JOIN job_executions e ON e.id = u.execution_id
     WHERE e.job_id IS NOT NULL)
-SELECT SUM(total) AS total, SUM(success) AS success, SUM(failed) AS failed,
-    SUM(timeout) AS timeout, SUM(skipped) AS skipped, SUM(missed) AS missed,
+SELECT 'sums' AS kind, NULL AS bin, SUM(total) AS total, SUM(success) AS success,
+    SUM(failed) AS failed, SUM(timeout) AS timeout, SUM(skipped) AS skipped, SUM(missed) AS missed,
     SUM(timed) AS timed, SUM(duration_sum) AS duration_sum,
-    SUM(lateness_runs) AS lateness_runs, SUM(lateness_sum) AS lateness_sum
+    SUM(lateness_runs) AS lateness_runs, SUM(lateness_sum) AS lateness_sum,
+    NULL AS duration
 FROM (
     SELECT total, success, failed, timeout, skipped, missed, timed, duration_sum,
         lateness_runs, lateness_sum
@@ -491,22 +486,14 @@ FROM (
                  THEN TIMESTAMPDIFF(MICROSECOND, started_at, finished_at) / 1000000.0 END),
         SUM(started_at IS NOT NULL AND scheduled_time IS NOT NULL),
         SUM(TIMESTAMPDIFF(MICROSECOND, scheduled_time, started_at) / 1000000.0)
-    FROM live) AS parts;
-
--- name: stats_crons_durations
--- stats_cron_durations over every cron.
-WITH live AS (
-    SELECT status, started_at, finished_at, scheduled_time FROM job_executions
-    WHERE job_id IS NOT NULL AND id > %(after)s
-      AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
-    UNION ALL
-    SELECT e.status, e.started_at, e.finished_at, e.scheduled_time
-    FROM stats_unfolded u STRAIGHT_JOIN job_executions e ON e.id = u.execution_id
-    WHERE e.job_id IS NOT NULL)
-SELECT bin, runs, NULL AS duration FROM stats_durations WHERE job_id = %(rollup_id)s
+    FROM live) AS parts
 UNION ALL
-SELECT NULL, 1, TIMESTAMPDIFF(MICROSECOND, started_at, finished_at) / 1000000.0 FROM live
-WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT') AND started_at IS NOT NULL AND finished_at IS NOT NULL;
+SELECT 'bin', bin, runs, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+FROM stats_durations WHERE job_id = %(rollup_id)s
+UNION ALL
+SELECT 'live', NULL, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    TIMESTAMPDIFF(MICROSECOND, started_at, finished_at) / 1000000.0
+FROM live WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT') AND started_at IS NOT NULL AND finished_at IS NOT NULL;
 
 -- name: stats_durations_of_crons
 -- The crons list's average and p95 duration of several crons (`job_ids`): their folded sums

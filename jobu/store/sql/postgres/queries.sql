@@ -412,13 +412,15 @@ FOR UPDATE OF e SKIP LOCKED;
 -- name: execution_delete_ids
 DELETE FROM job_executions WHERE id = ANY(%(ids)s);
 
--- name: stats_cron_counts
--- One cron's counts and sums: its folded totals (stats_rollup, `rollup_id` its id) plus the
--- executions not folded yet: those above the watermark, along job_executions_job, and those
--- stats_unfolded lists for it, each found by its id (jobu.store.rollup). `after` is the
--- watermark as read just before, so that the planner knows how few rows lie above it; the
--- watermark read again here only ever is the same or higher, and is the one in force. One statement, so that a fold committing
--- meanwhile is seen whole or not at all.
+-- name: stats_cron
+-- One cron's statistics in one statement, so that a fold committing meanwhile is seen whole
+-- or not at all, and the executions not folded yet are read once (`live`: those above the
+-- watermark, along job_executions_job, and those stats_unfolded lists for the cron, each
+-- found by its id; jobu.store.rollup). Rows: 'sums', the folded totals (stats_rollup,
+-- `rollup_id` the cron's id) plus the live ones; 'bin', a histogram bin of the folded
+-- durations (its runs in `total`); 'live', the duration of a live run, binned by the store.
+-- `after` is the watermark as read just before, so that the planner knows how few rows lie
+-- above it; the watermark read again here only ever is the same or higher, and is in force.
 WITH live AS (
     SELECT status, started_at, finished_at, scheduled_time FROM job_executions
     WHERE job_id = %(job_id)s AND id > %(after)s
@@ -429,10 +431,11 @@ WITH live AS (
         SELECT status, started_at, finished_at, scheduled_time, job_id FROM job_executions
         WHERE id = u.execution_id LIMIT 1) AS e
     WHERE u.job_id = %(job_id)s AND e.job_id = %(job_id)s)
-SELECT SUM(total) AS total, SUM(success) AS success, SUM(failed) AS failed,
-    SUM(timeout) AS timeout, SUM(skipped) AS skipped, SUM(missed) AS missed,
+SELECT 'sums' AS kind, NULL::integer AS bin, SUM(total) AS total, SUM(success) AS success,
+    SUM(failed) AS failed, SUM(timeout) AS timeout, SUM(skipped) AS skipped, SUM(missed) AS missed,
     SUM(timed) AS timed, SUM(duration_sum) AS duration_sum,
-    SUM(lateness_runs) AS lateness_runs, SUM(lateness_sum) AS lateness_sum
+    SUM(lateness_runs) AS lateness_runs, SUM(lateness_sum) AS lateness_sum,
+    NULL::double precision AS duration
 FROM (
     SELECT total, success, failed, timeout, skipped, missed, timed, duration_sum,
         lateness_runs, lateness_sum
@@ -447,31 +450,19 @@ FROM (
             FILTER (WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')),
         COUNT(*) FILTER (WHERE started_at IS NOT NULL AND scheduled_time IS NOT NULL),
         SUM(date_part('epoch', started_at - scheduled_time))
-    FROM live) AS parts;
-
--- name: stats_cron_durations
--- The histogram of one cron's folded durations, and the durations of its runs not folded
--- yet (binned by the store): the p95.
-WITH live AS (
-    SELECT status, started_at, finished_at, scheduled_time FROM job_executions
-    WHERE job_id = %(job_id)s AND id > %(after)s
-      AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
-    UNION ALL
-    SELECT e.status, e.started_at, e.finished_at, e.scheduled_time
-    FROM stats_unfolded u CROSS JOIN LATERAL (
-        SELECT status, started_at, finished_at, scheduled_time, job_id FROM job_executions
-        WHERE id = u.execution_id LIMIT 1) AS e
-    WHERE u.job_id = %(job_id)s AND e.job_id = %(job_id)s)
-SELECT bin, runs, NULL::double precision AS duration FROM stats_durations
-WHERE job_id = %(rollup_id)s
+    FROM live) AS parts
 UNION ALL
-SELECT NULL, 1, date_part('epoch', finished_at - started_at) FROM live
-WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
+SELECT 'bin', bin, runs, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+FROM stats_durations WHERE job_id = %(rollup_id)s
+UNION ALL
+SELECT 'live', NULL, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    date_part('epoch', finished_at - started_at)
+FROM live WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
   AND started_at IS NOT NULL AND finished_at IS NOT NULL;
 
--- name: stats_crons_counts
--- stats_cron_counts over every cron (`rollup_id` 0); the executions above the watermark are
--- read along the primary key.
+-- name: stats_crons
+-- stats_cron over every cron (`rollup_id` 0); the executions above the watermark are read
+-- along the primary key.
 WITH live AS (
     SELECT status, started_at, finished_at, scheduled_time FROM job_executions
     WHERE job_id IS NOT NULL AND id > %(after)s
@@ -482,10 +473,11 @@ WITH live AS (
         SELECT status, started_at, finished_at, scheduled_time, job_id FROM job_executions
         WHERE id = u.execution_id LIMIT 1) AS e
     WHERE e.job_id IS NOT NULL)
-SELECT SUM(total) AS total, SUM(success) AS success, SUM(failed) AS failed,
-    SUM(timeout) AS timeout, SUM(skipped) AS skipped, SUM(missed) AS missed,
+SELECT 'sums' AS kind, NULL::integer AS bin, SUM(total) AS total, SUM(success) AS success,
+    SUM(failed) AS failed, SUM(timeout) AS timeout, SUM(skipped) AS skipped, SUM(missed) AS missed,
     SUM(timed) AS timed, SUM(duration_sum) AS duration_sum,
-    SUM(lateness_runs) AS lateness_runs, SUM(lateness_sum) AS lateness_sum
+    SUM(lateness_runs) AS lateness_runs, SUM(lateness_sum) AS lateness_sum,
+    NULL::double precision AS duration
 FROM (
     SELECT total, success, failed, timeout, skipped, missed, timed, duration_sum,
         lateness_runs, lateness_sum
@@ -500,25 +492,14 @@ FROM (
             FILTER (WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')),
         COUNT(*) FILTER (WHERE started_at IS NOT NULL AND scheduled_time IS NOT NULL),
         SUM(date_part('epoch', started_at - scheduled_time))
-    FROM live) AS parts;
-
--- name: stats_crons_durations
--- stats_cron_durations over every cron.
-WITH live AS (
-    SELECT status, started_at, finished_at, scheduled_time FROM job_executions
-    WHERE job_id IS NOT NULL AND id > %(after)s
-      AND id > (SELECT folded_through FROM stats_fold WHERE id = 1)
-    UNION ALL
-    SELECT e.status, e.started_at, e.finished_at, e.scheduled_time
-    FROM stats_unfolded u CROSS JOIN LATERAL (
-        SELECT status, started_at, finished_at, scheduled_time, job_id FROM job_executions
-        WHERE id = u.execution_id LIMIT 1) AS e
-    WHERE e.job_id IS NOT NULL)
-SELECT bin, runs, NULL::double precision AS duration FROM stats_durations
-WHERE job_id = %(rollup_id)s
+    FROM live) AS parts
 UNION ALL
-SELECT NULL, 1, date_part('epoch', finished_at - started_at) FROM live
-WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
+SELECT 'bin', bin, runs, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+FROM stats_durations WHERE job_id = %(rollup_id)s
+UNION ALL
+SELECT 'live', NULL, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    date_part('epoch', finished_at - started_at)
+FROM live WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
   AND started_at IS NOT NULL AND finished_at IS NOT NULL;
 
 -- name: stats_durations_of_crons
