@@ -898,9 +898,11 @@ LIMIT :limit) AS found;
 -- name: admin_recent_runs
 -- The newest `limit` executions of each of the crons `job_ids`, newest first: the id of each
 -- cron's `limit`-th newest execution bounds a range of job_executions_job (job_id, id).
+-- INDEXED BY: left to itself SQLite 3.40 reads the primary key from that bound to the end,
+-- every cron's rows after it (4.7 s for 50 crons over 1,000,000 executions, 11 ms with it).
 SELECT e.job_id, e.id, e.status, e.started_at, e.finished_at
 FROM json_each(:job_ids) j
-JOIN job_executions e ON e.job_id = j.value
+JOIN job_executions e INDEXED BY job_executions_job ON e.job_id = j.value
   AND e.id >= COALESCE((SELECT x.id FROM job_executions x WHERE x.job_id = j.value
                         ORDER BY x.id DESC LIMIT 1 OFFSET :offset), 0)
 ORDER BY e.job_id, e.id DESC;
