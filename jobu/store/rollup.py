@@ -1,6 +1,6 @@
 """Running totals of the history, so that statistics do not read every execution.
 
-What `jobu cron stats`, Client.stats and the admin show for one cron or for every cron
+What `jobu cron show`, Client.stats and the admin show for one cron or for every cron
 (counts by outcome, average and p95 duration, average start lateness) is the sum of two
 parts, read in one statement:
 
@@ -9,8 +9,9 @@ parts, read in one statement:
   ``stats_durations`` a histogram of their durations;
 * **live**: the executions not folded yet, read from ``job_executions`` along indexes:
   those whose id is above the watermark ``stats_fold.folded_through`` (the last minutes),
-  and the few below it listed in ``stats_unfolded`` (not finished when the watermark
-  passed them, or run again since).
+  and those below it listed in ``stats_unfolded`` (not finished when the watermark passed
+  them, or run again since), each found by its id: a read costs in proportion to the
+  backlog of unfinished cron executions, not to the history.
 
 Folding (Store.stats_fold) moves executions from the live part to the folded one, a batch
 at a time, under a lock on the watermark row. A finished execution changes only three
@@ -22,9 +23,10 @@ ago, so that a row whose transaction was still open when the batch was read (an 
 given before its row commits) is not jumped over: jobu writes executions in short
 transactions.
 
-The p95 duration comes from the histogram: bins BIN_RATIO wide (5 %), the p95 reported as
-the middle of its bin, within 2.5 % of the exact nearest-rank value. This module is the
-pure part: the bins, and the sums one row adds.
+The p95 duration is exact (nearest rank) while none of the durations is folded; after, it
+comes from the histogram: bins BIN_RATIO wide (5 %), the p95 reported as the middle of its
+bin, within 2.5 % of the exact value. This module is the pure part: the bins, and the sums
+one row adds.
 """
 
 from __future__ import annotations
