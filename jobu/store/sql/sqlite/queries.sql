@@ -358,8 +358,8 @@ ORDER BY job_id, id;
 -- whether the statistics' totals hold it (jobu.store.rollup): those are taken out before the
 -- rows are deleted, in the same write transaction.
 SELECT e.id, e.job_id, e.status,
-    (julianday(e.finished_at) - julianday(e.started_at)) * 86400.0 AS duration,
-    (julianday(e.started_at) - julianday(e.scheduled_time)) * 86400.0 AS lateness,
+    ROUND((julianday(e.finished_at) - julianday(e.started_at)) * 86400.0, 3) AS duration,
+    ROUND((julianday(e.started_at) - julianday(e.scheduled_time)) * 86400.0, 3) AS lateness,
     (e.id <= f.folded_through
      AND NOT EXISTS (SELECT 1 FROM stats_unfolded u WHERE u.execution_id = e.id)) AS folded
 FROM job_executions e CROSS JOIN stats_fold f
@@ -402,16 +402,16 @@ FROM (
         COUNT(*) FILTER (WHERE status = 'SKIPPED'), COUNT(*) FILTER (WHERE status = 'MISSED'),
         COUNT(*) FILTER (WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
                            AND started_at IS NOT NULL AND finished_at IS NOT NULL),
-        SUM((julianday(finished_at) - julianday(started_at)) * 86400.0) FILTER (WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')),
+        SUM(ROUND((julianday(finished_at) - julianday(started_at)) * 86400.0, 3)) FILTER (WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')),
         COUNT(*) FILTER (WHERE started_at IS NOT NULL AND scheduled_time IS NOT NULL),
-        SUM((julianday(started_at) - julianday(scheduled_time)) * 86400.0)
+        SUM(ROUND((julianday(started_at) - julianday(scheduled_time)) * 86400.0, 3))
     FROM live) AS parts
 UNION ALL
 SELECT 'bin', bin, runs, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM stats_durations WHERE job_id = :rollup_id
 UNION ALL
 SELECT 'live', NULL, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-    (julianday(finished_at) - julianday(started_at)) * 86400.0
+    ROUND((julianday(finished_at) - julianday(started_at)) * 86400.0, 3)
 FROM live WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
   AND started_at IS NOT NULL AND finished_at IS NOT NULL;
 
@@ -441,16 +441,16 @@ FROM (
         COUNT(*) FILTER (WHERE status = 'SKIPPED'), COUNT(*) FILTER (WHERE status = 'MISSED'),
         COUNT(*) FILTER (WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
                            AND started_at IS NOT NULL AND finished_at IS NOT NULL),
-        SUM((julianday(finished_at) - julianday(started_at)) * 86400.0) FILTER (WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')),
+        SUM(ROUND((julianday(finished_at) - julianday(started_at)) * 86400.0, 3)) FILTER (WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')),
         COUNT(*) FILTER (WHERE started_at IS NOT NULL AND scheduled_time IS NOT NULL),
-        SUM((julianday(started_at) - julianday(scheduled_time)) * 86400.0)
+        SUM(ROUND((julianday(started_at) - julianday(scheduled_time)) * 86400.0, 3))
     FROM live) AS parts
 UNION ALL
 SELECT 'bin', bin, runs, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM stats_durations WHERE job_id = :rollup_id
 UNION ALL
 SELECT 'live', NULL, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-    (julianday(finished_at) - julianday(started_at)) * 86400.0
+    ROUND((julianday(finished_at) - julianday(started_at)) * 86400.0, 3)
 FROM live WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
   AND started_at IS NOT NULL AND finished_at IS NOT NULL;
 
@@ -472,7 +472,7 @@ UNION ALL
 SELECT job_id, 'bin', bin, runs, NULL FROM stats_durations
 WHERE job_id IN (SELECT value FROM json_each(:job_ids))
 UNION ALL
-SELECT job_id, 'live', NULL, 1, (julianday(finished_at) - julianday(started_at)) * 86400.0
+SELECT job_id, 'live', NULL, 1, ROUND((julianday(finished_at) - julianday(started_at)) * 86400.0, 3)
 FROM live WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
   AND started_at IS NOT NULL AND finished_at IS NOT NULL;
 
@@ -502,8 +502,8 @@ SELECT folded_through FROM stats_fold WHERE id = 1;
 -- The next executions above the watermark, and whether each was written over `lag` seconds
 -- ago (settled: the fold stops at the first that was not).
 SELECT id, job_id, status,
-    (julianday(finished_at) - julianday(started_at)) * 86400.0 AS duration,
-    (julianday(started_at) - julianday(scheduled_time)) * 86400.0 AS lateness,
+    ROUND((julianday(finished_at) - julianday(started_at)) * 86400.0, 3) AS duration,
+    ROUND((julianday(started_at) - julianday(scheduled_time)) * 86400.0, 3) AS lateness,
     created_at <= (strftime('%Y-%m-%d %H:%M:%f', COALESCE(:now, 'now'), '-' || :lag || ' seconds') || '000') AS settled
 FROM job_executions WHERE id > :after ORDER BY id LIMIT :limit;
 
@@ -511,8 +511,8 @@ FROM job_executions WHERE id > :after ORDER BY id LIMIT :limit;
 -- Executions below the watermark that the totals do not hold yet and that have finished
 -- since (to fold), or are gone or belong to no cron any more (job_id NULL: to forget).
 SELECT u.execution_id AS id, e.job_id, e.status,
-    (julianday(e.finished_at) - julianday(e.started_at)) * 86400.0 AS duration,
-    (julianday(e.started_at) - julianday(e.scheduled_time)) * 86400.0 AS lateness
+    ROUND((julianday(e.finished_at) - julianday(e.started_at)) * 86400.0, 3) AS duration,
+    ROUND((julianday(e.started_at) - julianday(e.scheduled_time)) * 86400.0, 3) AS lateness
 FROM stats_unfolded u LEFT JOIN job_executions e ON e.id = u.execution_id
 WHERE e.job_id IS NULL OR e.status NOT IN ('PENDING', 'RUNNING', 'RETRY')
 ORDER BY u.execution_id LIMIT :limit;
@@ -580,8 +580,8 @@ DELETE FROM stats_durations WHERE job_id = :job_id;
 -- One execution for a retry, with whether the totals hold it (see
 -- execution_prune_candidates).
 SELECT e.id, e.job_id, e.status,
-    (julianday(e.finished_at) - julianday(e.started_at)) * 86400.0 AS duration,
-    (julianday(e.started_at) - julianday(e.scheduled_time)) * 86400.0 AS lateness,
+    ROUND((julianday(e.finished_at) - julianday(e.started_at)) * 86400.0, 3) AS duration,
+    ROUND((julianday(e.started_at) - julianday(e.scheduled_time)) * 86400.0, 3) AS lateness,
     (e.id <= f.folded_through
      AND NOT EXISTS (SELECT 1 FROM stats_unfolded u WHERE u.execution_id = e.id)) AS folded
 FROM job_executions e CROSS JOIN stats_fold f
