@@ -66,11 +66,7 @@ class StatsMethods:
     def _stats(self, conn: Connection, which: str, job_id: int) -> CronStats:
         """The folded totals plus the executions not folded yet (jobu.store.rollup), for one
         cron (`which` "cron") or every cron ("crons"): each statement follows its index."""
-        if "stats_read_setup" in self._q:
-            conn.execute(self._q["stats_read_setup"])
-        params: dict[str, Any] = {
-            "rollup_id": job_id,
-            "after": int(conn.fetch_value(self._q["stats_fold_watermark"]) or 0)}
+        params: dict[str, Any] = {"rollup_id": job_id, "after": self._begin_stats_read(conn)}
         if which == "cron":
             params["job_id"] = job_id
         sums: dict[str, Any] = {}
@@ -99,6 +95,13 @@ class StatsMethods:
             avg_start_lateness_seconds=float(sums["lateness_sum"]) / late if late else None,
         )
 
+    def _begin_stats_read(self, conn: Connection) -> int:
+        """Set up a statistics read (PostgreSQL: stats_read_setup) and return the watermark,
+        passed as `after` so that the planner knows how few rows lie above it."""
+        if "stats_read_setup" in self._q:
+            conn.execute(self._q["stats_read_setup"])
+        return int(conn.fetch_value(self._q["stats_fold_watermark"]) or 0)
+
     def cron_last_run(self, job_id: int) -> tuple[Status | None, datetime | None]:
         """The status and start of a cron's newest execution that started, or (None, None)."""
         row = self._read(lambda conn: conn.fetch_one(self._q["cron_stats_last_run"],
@@ -116,11 +119,8 @@ class StatsMethods:
             return {}
 
         def work(conn: Connection) -> list[dict[str, Any]]:
-            if "stats_read_setup" in self._q:
-                conn.execute(self._q["stats_read_setup"])
-            after = int(conn.fetch_value(self._q["stats_fold_watermark"]) or 0)
             return conn.fetch_all(self._q["stats_durations_of_crons"],
-                                  {"job_ids": wanted, "after": after})
+                                  {"job_ids": wanted, "after": self._begin_stats_read(conn)})
         timed: Counter[int] = Counter()
         total: dict[int, float] = {}
         folded: dict[int, Counter[int]] = {}
