@@ -120,6 +120,9 @@ def test_a_calendar_of_the_files_shapes_ticks_and_follows_sighup(site):
     write_crons(site, tick={"schedule": "* * * * * *", "handler": "noop", "timezone": "UTC",
                             "calendar": "ops"})
     dispatchers = [site.start(), site.start()]  # both apply the files at start
+    for dispatcher in dispatchers:
+        # Registered: its SIGHUP handler is in place (before it, SIGHUP's default ends it).
+        site.wait_registered(dispatcher)
 
     cron = cron_where(site, "tick", lambda c: True, "the cron of crons.yaml added")
     source = str(site.config_dir / "calendars.yaml")
