@@ -90,18 +90,23 @@ def load(store: Store, dialect: str, count: int) -> float:
         store.database.run(insert, write=True)
     for ident, kind in (("d1", "dispatcher"), ("w1", "worker"), ("w2", "worker")):
         store.worker_register(WorkerInfo(id=ident, kind=kind, hostname="bench", pid=1))
-    analyse = {"postgres": "VACUUM ANALYZE job_executions", "mysql": "ANALYZE TABLE job_executions",
-               "sqlite": "ANALYZE"}[dialect]
+    analyse(store, dialect)
+    return time.perf_counter() - began
+
+def analyse(store: Store, dialect: str) -> None:
+    """Bring the planner's statistics of job_executions up to date, as autovacuum (PostgreSQL)
+    and InnoDB's persistent statistics (MariaDB) would; SQLite's ANALYZE is run by hand."""
+    statement = {"postgres": "VACUUM ANALYZE job_executions",
+                 "mysql": "ANALYZE TABLE job_executions", "sqlite": "ANALYZE"}[dialect]
     if dialect == "postgres":  # VACUUM cannot run in a transaction
         import psycopg
         spec = store.database.spec
         with psycopg.connect(host=spec.host, port=spec.port, user=spec.user,
                              password=spec.password, dbname=spec.dbname, autocommit=True,
                              **spec.options) as conn:
-            conn.execute(analyse)
+            conn.execute(statement)
     else:
-        store.database.run(lambda conn: conn.execute(analyse), write=True)
-    return time.perf_counter() - began
+        store.database.run(lambda conn: conn.execute(statement), write=True)
 
 
 def bench(dialect: str, count: int, scrapes: int, folder: Path) -> None:

@@ -750,6 +750,29 @@ def test_keyset_pagination_visits_every_row_once(store):
     assert seen == sorted(ids, reverse=True)
 
 
+def test_a_crons_pages_states_and_count_hold_its_executions_only(store):
+    # SQLite reads a cron's history along its own arm of these queries (queries.sql).
+    job = store.cron_create(cron())
+    mine = []
+    for i in range(23):
+        store.execution_insert(NewExecution("noop", {"i": i}))
+        mine.append(store.execution_insert(NewExecution(
+            "noop", job_id=job.id, scheduled_time=at(i), param_source=ParamSource.CRON)))
+    where = ExecutionFilter(job_id=job.id)
+    seen, cursor = [], None
+    while True:
+        page = store.execution_list(where, limit=5, cursor=cursor)
+        seen += [e.id for e in page.items]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == sorted(mine, reverse=True)
+    assert store.execution_list_states(where, 100) == [
+        (execution_id, Status.PENDING) for execution_id in sorted(mine, reverse=True)]
+    assert store.execution_count_states(where, 100) == (23, 23)
+    assert store.execution_count_states(ExecutionFilter(), 100) == (46, 46)
+
+
 def test_cron_stats(store):
     job = store.cron_create(cron())
     durations = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 100]

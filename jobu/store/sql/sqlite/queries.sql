@@ -334,17 +334,35 @@ WHERE id = :id AND status NOT IN ('PENDING', 'RUNNING', 'RETRY');
 
 -- name: execution_list
 -- Newest first; `cursor` is the last id of the previous page (keyset pagination).
-SELECT e.*, c.name AS cron_name FROM job_executions e
+-- SQLite plans a statement once, before its values are known, so it cannot use an index for
+-- an optional filter such as `(:job_id IS NULL OR e.job_id = :job_id)`: a cron's page would
+-- walk the whole history newest first. Two arms instead, one for each shape, each planned
+-- for its own (a cron's rows along job_executions_job, named so that statistics taken before
+-- the crons had a history cannot turn it into a scan; all rows along the id); the arm whose
+-- first condition is false is skipped before it reads a row. The same in the two below.
+-- The cursor is a range (COALESCE), not an optional filter, so that a deep page starts at it.
+SELECT e.*, c.name AS cron_name FROM job_executions e INDEXED BY job_executions_job
 LEFT JOIN cron_jobs c ON c.id = e.job_id
-WHERE (:cursor IS NULL OR e.id < :cursor)
+WHERE :job_id IS NOT NULL AND e.job_id = :job_id
+  AND e.id < COALESCE(:cursor, 9223372036854775807)
   AND (:any_status OR e.status IN (SELECT value FROM json_each(:statuses)))
-  AND (:job_id IS NULL OR e.job_id = :job_id)
   AND (:handler_name IS NULL OR e.handler_name = :handler_name)
   AND (:param_source IS NULL OR e.param_source = :param_source)
   AND (:since IS NULL OR e.scheduled_time >= :since)
   AND (:any_id OR e.id IN (SELECT value FROM json_each(:ids)))
   AND (:until IS NULL OR e.scheduled_time < :until)
-ORDER BY e.id DESC
+UNION ALL
+SELECT e.*, c.name AS cron_name FROM job_executions e
+LEFT JOIN cron_jobs c ON c.id = e.job_id
+WHERE :job_id IS NULL
+  AND e.id < COALESCE(:cursor, 9223372036854775807)
+  AND (:any_status OR e.status IN (SELECT value FROM json_each(:statuses)))
+  AND (:handler_name IS NULL OR e.handler_name = :handler_name)
+  AND (:param_source IS NULL OR e.param_source = :param_source)
+  AND (:since IS NULL OR e.scheduled_time >= :since)
+  AND (:any_id OR e.id IN (SELECT value FROM json_each(:ids)))
+  AND (:until IS NULL OR e.scheduled_time < :until)
+ORDER BY id DESC
 LIMIT :limit;
 
 -- name: execution_active_for_crons
@@ -864,16 +882,26 @@ DELETE FROM audit_log WHERE id IN (
 
 -- name: execution_list_states
 -- The id and status of every execution a filter matches, newest first, up to `limit` (the
--- admin's bulk retry and cancel: how many, and which to act on). Same filter as execution_list.
-SELECT e.id, e.status FROM job_executions e
-WHERE (:any_status OR e.status IN (SELECT value FROM json_each(:statuses)))
-  AND (:any_id OR e.id IN (SELECT value FROM json_each(:ids)))
-  AND (:job_id IS NULL OR e.job_id = :job_id)
+-- admin's bulk retry and cancel: how many, and which to act on). Same filter as
+-- execution_list, in the same two arms.
+SELECT e.id, e.status FROM job_executions e INDEXED BY job_executions_job
+WHERE :job_id IS NOT NULL AND e.job_id = :job_id
+  AND (:any_status OR e.status IN (SELECT value FROM json_each(:statuses)))
   AND (:handler_name IS NULL OR e.handler_name = :handler_name)
   AND (:param_source IS NULL OR e.param_source = :param_source)
   AND (:since IS NULL OR e.scheduled_time >= :since)
+  AND (:any_id OR e.id IN (SELECT value FROM json_each(:ids)))
   AND (:until IS NULL OR e.scheduled_time < :until)
-ORDER BY e.id DESC
+UNION ALL
+SELECT e.id, e.status FROM job_executions e
+WHERE :job_id IS NULL
+  AND (:any_status OR e.status IN (SELECT value FROM json_each(:statuses)))
+  AND (:handler_name IS NULL OR e.handler_name = :handler_name)
+  AND (:param_source IS NULL OR e.param_source = :param_source)
+  AND (:since IS NULL OR e.scheduled_time >= :since)
+  AND (:any_id OR e.id IN (SELECT value FROM json_each(:ids)))
+  AND (:until IS NULL OR e.scheduled_time < :until)
+ORDER BY id DESC
 LIMIT :limit;
 
 -- name: execution_count_states
@@ -883,13 +911,22 @@ LIMIT :limit;
 -- history newest first as execution_list_states does. Same filter as execution_list.
 SELECT COUNT(*) AS matched,
     COUNT(*) FILTER (WHERE status IN ('PENDING', 'RUNNING', 'RETRY')) AS unfinished
-FROM (SELECT e.status FROM job_executions e
-WHERE (:any_status OR e.status IN (SELECT value FROM json_each(:statuses)))
-  AND (:any_id OR e.id IN (SELECT value FROM json_each(:ids)))
-  AND (:job_id IS NULL OR e.job_id = :job_id)
+FROM (SELECT e.status FROM job_executions e INDEXED BY job_executions_job
+WHERE :job_id IS NOT NULL AND e.job_id = :job_id
+  AND (:any_status OR e.status IN (SELECT value FROM json_each(:statuses)))
   AND (:handler_name IS NULL OR e.handler_name = :handler_name)
   AND (:param_source IS NULL OR e.param_source = :param_source)
   AND (:since IS NULL OR e.scheduled_time >= :since)
+  AND (:any_id OR e.id IN (SELECT value FROM json_each(:ids)))
+  AND (:until IS NULL OR e.scheduled_time < :until)
+UNION ALL
+SELECT e.status FROM job_executions e
+WHERE :job_id IS NULL
+  AND (:any_status OR e.status IN (SELECT value FROM json_each(:statuses)))
+  AND (:handler_name IS NULL OR e.handler_name = :handler_name)
+  AND (:param_source IS NULL OR e.param_source = :param_source)
+  AND (:since IS NULL OR e.scheduled_time >= :since)
+  AND (:any_id OR e.id IN (SELECT value FROM json_each(:ids)))
   AND (:until IS NULL OR e.scheduled_time < :until)
 LIMIT :limit) AS found;
 
