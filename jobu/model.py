@@ -253,6 +253,16 @@ class ExecutionPage:
 
 
 @dataclass(frozen=True)
+class RecentRuns:
+    """The newest executions of a cron (the crons list's strip of outcomes)."""
+
+    #: Their statuses, newest first.
+    statuses: tuple[Status, ...]
+    #: The status and start of the newest of them that started; None when none did.
+    last_started: tuple[Status, datetime] | None
+
+
+@dataclass(frozen=True)
 class CronStats:
     """What the history says about one cron."""
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from jobu.errors import InvalidInputError
-from jobu.model import CronJob, Status
+from jobu.model import CronJob, RecentRuns, Status
 from jobu.operations.crons import planned_fire_time
 from jobu.store import Store
 
@@ -119,7 +119,7 @@ def cron_page(store: Store, now: datetime, query: CronQuery) -> CronPage:
                                                  limit=query.page_size + 1)
         page = found[:query.page_size]
         recent = store.execution_recent_for_crons([cron.id for cron in page], STRIP_RUNS)
-        last_runs = {cron.id: _last_run(store, cron.id, recent.get(cron.id, []))
+        last_runs = {cron.id: _last_run(store, cron.id, recent.get(cron.id))
                      for cron in page}
         rows = _rows(store, page, now, last_runs, recent, managed, {})
         return CronPage(rows=rows, matched=matched,
@@ -144,13 +144,13 @@ def cron_page(store: Store, now: datetime, query: CronQuery) -> CronPage:
                     next_after=page[-1].name if more and page else None)
 
 
-def _last_run(store: Store, job_id: int, runs: list) -> tuple[Status | None, datetime | None]:
+def _last_run(store: Store, job_id: int,
+              runs: RecentRuns | None) -> tuple[Status | None, datetime | None]:
     """The status and start of a cron's last run: the newest of its strip's that started;
     when none did and older executions exist, looked up along its history."""
-    started = next(((state, begin) for state, begin, _ in runs if begin is not None), None)
-    if started is not None:
-        return started
-    if len(runs) < STRIP_RUNS:
+    if runs is not None and runs.last_started is not None:
+        return runs.last_started
+    if runs is None or len(runs.statuses) < STRIP_RUNS:
         return None, None
     return store.cron_last_run(job_id)
 
@@ -168,12 +168,12 @@ def _row(cron: CronJob, now: datetime, last_runs: dict, recent: dict, managed: d
          durations: tuple[float | None, float | None]) -> CronListRow:
     """One cron of the list from what was read for its page."""
     status, started = last_runs.get(cron.id, (None, None))
-    runs = recent.get(cron.id, [])
+    runs = recent.get(cron.id)
     return CronListRow(
         cron=cron, last_status=status, last_run_at=started,
         next_fire=nexts[cron.id] if cron.id in nexts else _next_fire(cron, now),
         managed_by=managed.get(cron.name),
-        strip=tuple(state for state, _, _ in reversed(runs[:STRIP_RUNS])),
+        strip=tuple(reversed(runs.statuses[:STRIP_RUNS])) if runs else (),
         avg_duration_seconds=durations[0], p95_duration_seconds=durations[1])
 
 

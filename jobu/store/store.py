@@ -48,6 +48,7 @@ from jobu.model import (
     ExecutionPage,
     NewExecution,
     OutcomeKind,
+    RecentRuns,
     Status,
     WorkerInfo,
 )
@@ -1193,23 +1194,24 @@ class Store(DecisionLogMethods, QueueMethods, AuditMethods, StatsMethods):
 
     # --- admin charts
 
-    def execution_recent_for_crons(self, job_ids: Iterable[int], per_cron: int
-                                   ) -> dict[int, list[tuple[Status, datetime | None,
-                                                             datetime | None]]]:
-        """The newest `per_cron` executions of each cron in `job_ids`, newest first, as
-        (status, started_at, finished_at), by cron id: one query along job_executions_job
-        whatever the number of crons or the length of their histories."""
+    def execution_recent_for_crons(self, job_ids: Iterable[int],
+                                   per_cron: int) -> dict[int, RecentRuns]:
+        """The newest `per_cron` executions of each cron in `job_ids` that has any, by cron
+        id: one query along job_executions_job whatever the number of crons or the length
+        of their histories, and one row per cron."""
         wanted = sorted(set(job_ids))
         if not wanted or per_cron < 1:
             return {}
         found = self._read(lambda c: c.fetch_all(
             self._q["admin_recent_runs"],
             {"job_ids": wanted, "limit": per_cron, "offset": per_cron - 1}))
-        recent: dict[int, list[tuple[Status, datetime | None, datetime | None]]] = {}
+        recent: dict[int, RecentRuns] = {}
         for row in found:
-            recent.setdefault(int(row["job_id"]), []).append(
-                (Status(row["status"]), self._time(row["started_at"]),
-                 self._time(row["finished_at"])))
+            runs = json.loads(row["runs"]) if isinstance(row["runs"], str) else row["runs"]
+            started = self._time(row["last_started_at"])
+            recent[int(row["job_id"])] = RecentRuns(
+                statuses=tuple(Status(status) for _, status in sorted(runs, reverse=True)),
+                last_started=(Status(row["last_status"]), started) if started else None)
         return recent
 
     def execution_finished_by_hour(self, since: datetime, until: datetime

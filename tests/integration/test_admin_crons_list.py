@@ -105,7 +105,8 @@ def test_durations_are_the_statistics_and_the_last_run_is_found_past_the_strip(c
     assert row.avg_duration_seconds == pytest.approx(13.0, abs=1e-3)
     assert row.p95_duration_seconds == pytest.approx(24.0, rel=0.025)
     recent = crons.execution_recent_for_crons([alpha.id, crons.cron_get("beta").id], 100)
-    assert len(recent[alpha.id]) == 100 and len(recent[crons.cron_get("beta").id]) == 1
+    assert len(recent[alpha.id].statuses) == 100
+    assert len(recent[crons.cron_get("beta").id].statuses) == 1
 
 
 @pytest.mark.parametrize(("query", "expected"), [

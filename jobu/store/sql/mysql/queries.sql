@@ -942,16 +942,21 @@ LIMIT %(limit)s) AS found;
 -- === admin charts and the crons list ===
 
 -- name: admin_recent_runs
--- The newest `limit` executions of each of the crons `job_ids`, newest first. MariaDB has no
--- LATERAL: the id of each cron's `limit`-th newest execution bounds a range of
--- job_executions_job (job_id, id).
-SELECT e.job_id, e.id, e.status, e.started_at, e.finished_at
-FROM cron_jobs c
-JOIN job_executions e ON e.job_id = c.id
-  AND e.id >= COALESCE((SELECT x.id FROM job_executions x WHERE x.job_id = c.id
-                        ORDER BY x.id DESC LIMIT 1 OFFSET %(offset)s), 0)
-WHERE c.id IN %(job_ids)s
-ORDER BY e.job_id, e.id DESC;
+-- The newest `limit` executions of each of the crons `job_ids`, a row per cron: `runs`, a JSON
+-- array of [id, status] in any order, and the status and start of the newest of them that
+-- started (as PostgreSQL's). MariaDB has no LATERAL: the id of each cron's `limit`-th newest
+-- execution bounds a range of job_executions_job (job_id, id). JSON_ARRAYAGG, not
+-- GROUP_CONCAT: MySQL cuts the latter at 1,024 bytes.
+SELECT g.job_id, g.runs, l.status AS last_status, l.started_at AS last_started_at
+FROM (SELECT e.job_id, JSON_ARRAYAGG(JSON_ARRAY(e.id, e.status)) AS runs,
+          MAX(CASE WHEN e.started_at IS NOT NULL THEN e.id END) AS last_started_id
+      FROM cron_jobs c
+      JOIN job_executions e ON e.job_id = c.id
+        AND e.id >= COALESCE((SELECT x.id FROM job_executions x WHERE x.job_id = c.id
+                              ORDER BY x.id DESC LIMIT 1 OFFSET %(offset)s), 0)
+      WHERE c.id IN %(job_ids)s
+      GROUP BY e.job_id) AS g
+LEFT JOIN job_executions l ON l.id = g.last_started_id;
 
 -- name: admin_finished_by_hour
 -- Executions that finished in [since, until), per UTC hour and status, with the sum and count

@@ -933,16 +933,21 @@ LIMIT :limit) AS found;
 -- === admin charts and the crons list ===
 
 -- name: admin_recent_runs
--- The newest `limit` executions of each of the crons `job_ids`, newest first: the id of each
--- cron's `limit`-th newest execution bounds a range of job_executions_job (job_id, id).
--- INDEXED BY: left to itself SQLite 3.40 reads the primary key from that bound to the end,
--- every cron's rows after it (4.7 s for 50 crons over 1,000,000 executions, 11 ms with it).
-SELECT e.job_id, e.id, e.status, e.started_at, e.finished_at
-FROM json_each(:job_ids) j
-JOIN job_executions e INDEXED BY job_executions_job ON e.job_id = j.value
-  AND e.id >= COALESCE((SELECT x.id FROM job_executions x WHERE x.job_id = j.value
-                        ORDER BY x.id DESC LIMIT 1 OFFSET :offset), 0)
-ORDER BY e.job_id, e.id DESC;
+-- The newest `limit` executions of each of the crons `job_ids`, a row per cron: `runs`, a JSON
+-- array of [id, status] in any order, and the status and start of the newest of them that
+-- started (as PostgreSQL's). The id of each cron's `limit`-th newest execution bounds a
+-- range of job_executions_job (job_id, id). INDEXED BY: left to itself SQLite 3.40 reads the
+-- primary key from that bound to the end, every cron's rows after it (4.7 s for 50 crons
+-- over 1,000,000 executions, 11 ms with it).
+SELECT g.job_id, g.runs, l.status AS last_status, l.started_at AS last_started_at
+FROM (SELECT e.job_id, json_group_array(json_array(e.id, e.status)) AS runs,
+          MAX(CASE WHEN e.started_at IS NOT NULL THEN e.id END) AS last_started_id
+      FROM json_each(:job_ids) j
+      JOIN job_executions e INDEXED BY job_executions_job ON e.job_id = j.value
+        AND e.id >= COALESCE((SELECT x.id FROM job_executions x WHERE x.job_id = j.value
+                              ORDER BY x.id DESC LIMIT 1 OFFSET :offset), 0)
+      GROUP BY e.job_id) AS g
+LEFT JOIN job_executions l ON l.id = g.last_started_id;
 
 -- name: admin_finished_by_hour
 -- Executions that finished in [since, until), per UTC hour and status, with the sum and count
