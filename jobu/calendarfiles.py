@@ -44,7 +44,7 @@ from jobu.configschema import (
     validate,
 )
 from jobu.errors import InvalidInputError
-from jobu.validation import NAME_PATTERN
+from jobu.model import NAME_PATTERN
 
 __all__ = ["CALENDARS_DIRECTORY", "CALENDARS_FILE", "CalendarFiles", "DeclaredCalendar",
            "declared_calendars"]

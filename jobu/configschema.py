@@ -25,7 +25,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, missing, validates_schema
 
-from jobu.model import Status
+from jobu.model import NAME_PATTERN, NAME_RULE, Status
 
 # --- the dataclasses -----------------------------------------------------------------------------
 
@@ -423,8 +423,8 @@ def matches(pattern: str, expected: str) -> Validator:
 
 
 name_like = matches(r"[A-Za-z0-9_][A-Za-z0-9_-]*", "a name of letters, digits, '_' and '-'")
-queue_name = matches(r"[A-Za-z0-9_][A-Za-z0-9_.-]*",
-                     "a queue name of letters, digits, '_', '.' and '-'")
+#: A cron, handler or queue name, in the one grammar every front end checks.
+job_name = matches(NAME_PATTERN.pattern, NAME_RULE)
 env_var_name = matches(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name")
 module_name = matches(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", "a dotted module name")
 kafka_topic = matches(r"[A-Za-z0-9._-]{1,249}", "a Kafka topic name")
@@ -648,7 +648,7 @@ class WorkerSchema(DaemonSchema):
 
     pool_size = IntegerField(validate=between(1, 1024))
     claim_batch_size = IntegerField(allow_none=True, validate=between(1, 1024))
-    queues = ListField(TextField(validate=queue_name), validate=[not_empty, no_duplicates])
+    queues = ListField(TextField(validate=job_name), validate=[not_empty, no_duplicates])
     poll_interval_seconds = FloatField(allow_none=True, validate=above(0))
     lease_seconds = FloatField(validate=at_least(5))
     heartbeat_interval_seconds = FloatField(validate=above(0))
@@ -715,17 +715,19 @@ class KafkaSchema(StrictSchema):
 class TopicSchema(StrictSchema):
     """queue.yaml `topics.<topic>`."""
 
-    handler = TextField(allow_none=True)
-    allowed_handlers = ListField(TextField(), validate=no_duplicates)
+    handler = TextField(allow_none=True, validate=job_name)
+    allowed_handlers = ListField(TextField(validate=job_name), validate=no_duplicates)
     priority = IntegerField()
-    queue = TextField(validate=queue_name)
+    queue = TextField(validate=job_name)
     max_retry = IntegerField(validate=between(0, 1000))
     timeout_seconds = FloatField(allow_none=True, validate=above(0))
     isolation = ChoiceField(("thread", "process"))
 
-    @validates_schema(skip_on_field_errors=False)
-    def check_handlers(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if data.get("handler") is None and data.get("allowed_handlers") == ():
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def check_handlers(self, data: dict[str, Any], written: Mapping[str, Any],
+                       **kwargs: Any) -> None:
+        # `written`, not `data`: a handler that is there but invalid is reported as such.
+        if written.get("handler") is None and data.get("allowed_handlers") == ():
             raise ValidationError("is required (or allowed_handlers, the handlers a message "
                                   "may name)", "handler")
 

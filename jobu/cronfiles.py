@@ -44,11 +44,12 @@ from jobu.configschema import (
     at_least,
     between,
     iana_timezone,
+    job_name,
     validate,
 )
 from jobu.errors import InvalidInputError, ScheduleError
 from jobu.model import CatchUp, CronSpec, DstRepeat, Isolation
-from jobu.validation import INT_MAX, NAME_PATTERN
+from jobu.validation import INT_MAX
 
 __all__ = ["CRONS_DIRECTORY", "CRONS_FILE", "CronFiles", "DeclaredCron", "declared_crons"]
 
@@ -80,12 +81,6 @@ class CronFiles:
     crons: tuple[DeclaredCron, ...] = ()
 
 
-def cron_name(value: str) -> None:
-    if not NAME_PATTERN.fullmatch(value):
-        raise ValidationError("expected 1-200 letters, digits and . _ : - (starting with a "
-                              f"letter or digit), got {value!r}")
-
-
 def json_object(value: Mapping[str, Any]) -> None:
     try:
         json.dumps(value, allow_nan=False)
@@ -113,7 +108,7 @@ class CronEntrySchema(StrictSchema):
     timezone, whose default is dispatcher.yaml's `timezone`."""
 
     schedule = TextField(required=True)
-    handler = TextField(required=True, validate=cron_name)
+    handler = TextField(required=True, validate=job_name)
     params = ParamsField()
     description = TextField()
     timezone = TextField(validate=iana_timezone)
@@ -128,17 +123,17 @@ class CronEntrySchema(StrictSchema):
     retry_backoff_seconds = FloatField(validate=at_least(0))
     timeout_seconds = FloatField(validate=above(0))
     priority = IntegerField(validate=between(-INT_MAX, INT_MAX))
-    queue = TextField(validate=cron_name)
+    queue = TextField(validate=job_name)
     isolation = ChoiceField(tuple(i.value for i in Isolation))
     #: A business calendar (jobu.calendars) and what a tick on its non-working days does.
-    calendar = TextField(validate=cron_name)
+    calendar = TextField(validate=job_name)
     on_holiday = ChoiceField(tuple(rule.value for rule in OnHoliday))
 
 
 class CronFileSchema(StrictSchema):
     """crons.yaml, or one file of crons.d."""
 
-    crons = MappingField(keys=TextField(validate=cron_name), values=SectionField(CronEntrySchema),
+    crons = MappingField(keys=TextField(validate=job_name), values=SectionField(CronEntrySchema),
                          load_default=dict)
 
 

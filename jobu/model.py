@@ -7,6 +7,7 @@ no SQL; timestamps are timezone-aware UTC datetimes.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -35,6 +36,14 @@ class Status(str, enum.Enum):
     @property
     def is_runnable(self) -> bool:
         return self in (Status.PENDING, Status.RETRY)
+
+
+#: Cron, handler, queue and calendar names: 1-200 letters, digits and . _ : -, starting with
+#: a letter or digit. One grammar for every place a name is typed (the CLI, the Client, the
+#: admin, crons.yaml, worker.yaml, queue.yaml), so that what one accepts another can serve.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}")
+#: How a refusal describes NAME_PATTERN.
+NAME_RULE = "1-200 letters, digits and . _ : - (starting with a letter or digit)"
 
 
 #: An execution in one of these states is not finished yet.

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from datetime import datetime
 from typing import Any
 
 from jobu.calendars import Calendar, check_on_holiday_applies, validate_calendar_schedule
 from jobu.errors import InvalidInputError
-from jobu.model import CronSpec
+from jobu.model import NAME_PATTERN, NAME_RULE, CronSpec
 from jobu.schedule import validate_timezone
 
-#: Cron names, handler names and queue names: letters, digits and . _ : -
-NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}")
 #: The integer columns (priority, retries, seconds) are 32-bit on every database.
 INT_MAX = 2**31 - 1
 #: The most executions one `jobu enqueue --count` or Client.enqueue_many creates: ten
@@ -31,8 +28,7 @@ MAX_NEXT_TIMES = 10_000
 def check_name(value: str, what: str) -> str:
     if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
         raise InvalidInputError(
-            f"{what} {value!r} is not valid: use 1-200 letters, digits and . _ : - "
-            "(starting with a letter or digit)")
+            f"{what} {value!r} is not valid: use {NAME_RULE}")
     return value
 
 

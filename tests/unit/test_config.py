@@ -13,6 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 from marshmallow import fields
 
 from jobu.config import (
@@ -29,8 +30,9 @@ from jobu.config import (
     parse_database_url,
 )
 from jobu.configschema import FILE_SCHEMAS
-from jobu.errors import ConfigError
+from jobu.errors import ConfigError, InvalidInputError
 from jobu.model import DatabaseSpec, Status
+from jobu.validation import check_name
 
 SHIPPED = Path(__file__).resolve().parents[2] / "etc" / "jobu"
 MASK = "********"
@@ -223,6 +225,31 @@ def test_queue_topics_and_kafka(tmp_path):
     assert config.queue.kafka.group_id == "jobu"
     assert config.queue.topics == {"orders.created": TopicConfig(
         handler="process_order", max_retry=3, timeout_seconds=30.0)}
+
+
+@pytest.mark.parametrize("name", ["reports", "a:b", "v1.2-x_y", "_x", "-x", "a b", "a/b",
+                                  "x" * 200, "x" * 201])
+def test_a_queue_or_handler_name_has_one_grammar_everywhere(tmp_path, name):
+    # What `jobu enqueue --queue` and `cron add` accept, worker.yaml may serve and
+    # queue.yaml may name, and nothing else (before, "a:b" could be enqueued, not served).
+    try:
+        check_name(name, "queue name")
+        valid = True
+    except InvalidInputError:
+        valid = False
+    files = {"worker.yaml": yaml.safe_dump({"queues": [name]}),
+             "queue.yaml": yaml.safe_dump({"topics": {"orders": {"handler": name,
+                                                                 "queue": name}}})}
+    if valid:
+        config = load(tmp_path, files)
+        assert config.worker.queues == (name,)
+        assert config.queue.topics["orders"].handler == name
+    else:
+        found = problems(tmp_path, files)
+        assert sorted(tuple(line.split(": ", 2)[:2]) for line in found) == [
+            ("queue.yaml", "topics.orders.handler"), ("queue.yaml", "topics.orders.queue"),
+            ("worker.yaml", "queues[0]")], found
+        assert all("1-200 letters, digits and . _ : -" in line for line in found), found
 
 
 def test_worker_databases_default_to_all_and_handler_paths_are_resolved(tmp_path):
