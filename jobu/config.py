@@ -33,7 +33,7 @@ import difflib
 import enum
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +54,7 @@ from jobu.configschema import (
     DEFAULT_RETENTION_DAYS,
     DEFAULT_STATE_DIRECTORY,
     FILE_SCHEMAS,
+    OBSOLETE_KEYS,
     AdminConfig,
     DispatcherConfig,
     KafkaConfig,
@@ -119,6 +120,9 @@ class Config:
     crons: CronFiles | None = None
     #: calendars.yaml and calendars.d/*.yaml; None when not read (with the crons only).
     calendars: CalendarFiles | None = None
+    #: What an operator should change though nothing is wrong (an obsolete key), a line
+    #: each: the daemons log them as warnings at start, `jobu check-config` prints them.
+    notices: tuple[str, ...] = ()
 
 
 class _Problems:
@@ -184,6 +188,7 @@ def load_config(config_dir: str | Path | None = None, environ: Environ | None = 
     documents = {name: _read_yaml(path, problems) for name, path in paths.items()}
     loaded = {name: _validated(name, document, problems, sources[name])
               for name, document in documents.items()}
+    notices = tuple(_take_obsolete_keys(loaded, sources))
     state_dir = _state_dir(loaded[DATABASE_FILE], environ, problems)
     databases = _databases(loaded[DATABASE_FILE], state_dir, directory, environ, problems)
     names = _declared_database_names(documents[DATABASE_FILE])
@@ -202,7 +207,7 @@ def load_config(config_dir: str | Path | None = None, environ: Environ | None = 
                   jobs_database=jobs_database, dispatcher=dispatcher, worker=worker, queue=queue,
                   admin=admin, allow_best_effort_multi_commit=loaded[DATABASE_FILE].get(
                       "allow_best_effort_multi_commit", False), crons=crons,
-                  calendars=calendars)
+                  calendars=calendars, notices=notices)
 
 
 def parse_database_url(url: str, name: str = "jobs", *,
@@ -336,6 +341,15 @@ def _validated(name: str, document: Mapping[Any, Any], problems: _Problems,
 
 
 # --- files jobu does not read ---------------------------------------------------------------------
+
+
+def _take_obsolete_keys(loaded: dict[str, dict[str, Any]],
+                        sources: Mapping[str, str]) -> Iterator[str]:
+    """Removes the OBSOLETE_KEYS a file sets from what was loaded, and says why of each."""
+    for name, keys in OBSOLETE_KEYS.items():
+        for key, why in keys.items():
+            if loaded[name].pop(key, None) is not None:
+                yield f"{sources[name]}: {key}: {why}"
 
 
 def _report_misnamed_files(directory: Path, problems: _Problems) -> None:

@@ -77,7 +77,6 @@ class WorkerConfig:
     lease_seconds: float = 30.0
     heartbeat_interval_seconds: float = 10.0
     shutdown_timeout_seconds: float = 30.0
-    retry_backoff_seconds: float = 10.0
     retry_backoff_max_seconds: float = 3600.0
     #: None: an execution that names no timeout of its own may run for ever.
     default_timeout_seconds: float | None = None
@@ -653,6 +652,7 @@ class WorkerSchema(DaemonSchema):
     lease_seconds = FloatField(validate=at_least(5))
     heartbeat_interval_seconds = FloatField(validate=above(0))
     shutdown_timeout_seconds = FloatField(validate=at_least(0))
+    # Obsolete (OBSOLETE_KEYS): still read, so that a worker.yaml of an earlier release loads.
     retry_backoff_seconds = FloatField(validate=at_least(0))
     retry_backoff_max_seconds = FloatField(validate=at_least(0))
     default_timeout_seconds = FloatField(allow_none=True, validate=above(0))
@@ -671,10 +671,6 @@ class WorkerSchema(DaemonSchema):
     @validates_schema(skip_on_field_errors=False)
     def check_claim_batch(self, data: dict[str, Any], **kwargs: Any) -> None:
         require_order("claim_batch_size", "pool_size", data, strictly=False)
-
-    @validates_schema(skip_on_field_errors=False)
-    def check_backoff(self, data: dict[str, Any], **kwargs: Any) -> None:
-        require_order("retry_backoff_seconds", "retry_backoff_max_seconds", data, strictly=False)
 
 
 def require_order(small: str, large: str, data: Mapping[str, Any], *, strictly: bool) -> None:
@@ -794,6 +790,17 @@ FILE_SCHEMAS: Mapping[str, type[Schema]] = {
     "worker.yaml": WorkerSchema,
     "queue.yaml": QueueSchema,
     "admin.yaml": AdminSchema,
+}
+
+#: Keys an earlier release read and this one does not: a file that still sets one loads, and
+#: the key is reported (jobu.config, Config.notices) with why and what to do instead.
+OBSOLETE_KEYS: Mapping[str, Mapping[str, str]] = {
+    "worker.yaml": {
+        "retry_backoff_seconds": "no longer read: every execution carries its own backoff "
+                                 "(a cron's retry_backoff_seconds, `jobu enqueue "
+                                 "--retry-backoff`, Client.enqueue(retry_backoff_seconds=)); "
+                                 "remove the key",
+    },
 }
 
 

@@ -179,4 +179,12 @@ class Daemon:
         else:
             self.service.reload(config)
             log.info("%s: configuration reloaded", self.service.name)
+            log_notices(config)
         self.notifier.ready()
+
+
+def log_notices(config: Config) -> None:
+    """Log what the configuration asks an operator to change (Config.notices) as warnings:
+    at start, and after each reload."""
+    for notice in config.notices:
+        log.warning("%s", notice)

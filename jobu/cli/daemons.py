@@ -12,7 +12,7 @@ from collections.abc import Callable
 from jobu.cli.context import Context
 from jobu.clock import SystemClock
 from jobu.config import Config, load_config
-from jobu.daemon import Daemon, Service
+from jobu.daemon import Daemon, Service, log_notices
 from jobu.logs import capture_handler_output, setup_logging
 from jobu.metrics import MetricsServer, build_registry
 from jobu.store import Store
@@ -33,6 +33,7 @@ def run_daemon(ctx: Context, build: ServiceFactory, *, log_level: str, log_forma
     from the start; a port that cannot be bound is a ConfigError (exit 78).
     """
     setup_logging(log_level, log_format, journal=stderr_is_journal())
+    log_notices(ctx.config)
     metrics = (MetricsServer.start(metrics_bind, build_registry(ctx.store, ctx.config))
                if metrics_bind else None)
     try:

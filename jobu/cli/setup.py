@@ -32,7 +32,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                     "or every problem found, naming file and key (and its line, in the cron "
                     "files); exits 78 on a problem. A cron whose handler worker.yaml's "
                     "handlers do not define is warned about on stderr, not refused: a worker "
-                    "on another host may serve it. Then "
+                    "on another host may serve it; so is a key this release no longer reads. Then "
                     "asks each PostgreSQL and MySQL/MariaDB database whether it can take part "
                     "in a two-phase commit (two_phase_commit:); SQLite never can.")
     check.add_argument("--json", action="store_true", help="print JSON instead of YAML")
@@ -59,6 +59,8 @@ def cmd_migrate(ctx: Context) -> int:
 
 def cmd_check_config(ctx: Context) -> int:
     config = ctx.config  # a ConfigError becomes one line per problem and exit 78
+    for notice in config.notices:
+        print(f"jobu: warning: {notice}", file=sys.stderr)
     described = describe_config(config)
     if config.crons is not None:
         described["crons"] = _described_crons(config.crons)

@@ -416,6 +416,20 @@ def test_two_errors_in_two_files_are_both_reported_one_line_each(jobu):
     assert lines[2] == "jobu: admin.yaml: page_size: must be between 1 and 1000, got 5000"
 
 
+def test_an_obsolete_key_is_a_warning_of_check_config_not_a_refusal(jobu):
+    with (jobu.config_dir / "worker.yaml").open("a") as worker_yaml:
+        worker_yaml.write("retry_backoff_seconds: 10\n")
+
+    result = jobu("check-config")
+
+    assert result.code == 0, str(result)
+    assert result.err.startswith("jobu: warning: worker.yaml: retry_backoff_seconds: no longer "
+                                 "read: every execution carries its own backoff"), str(result)
+    described = yaml.safe_load(result.out)
+    assert "retry_backoff_seconds" not in described["worker"]
+    assert described["notices"] == [result.err.removeprefix("jobu: warning: ").rstrip("\n")]
+
+
 def test_config_dir_option_and_environment_problems(jobu, tmp_path):
     elsewhere = {"JOBU_CONFIG_DIR": str(tmp_path / "not-here")}
     by_option, missing_dir, relative_state = jobu.run_all(

@@ -465,6 +465,19 @@ def _outage_scenario(site: WorkerSite, store: Store, db_spec, proxy: TcpProxy) -
 
 
 @pytest.mark.parametrize("dialect", ["sqlite"])
+def test_an_obsolete_key_is_logged_at_start_and_on_reload(site, store):
+    site.write_worker_yaml(retry_backoff_seconds=10)
+    notice = "WARNING worker.yaml: retry_backoff_seconds: no longer read"
+    worker = site.start_worker()
+    site.wait_registered(worker)
+    assert worker.log.count(notice) == 1, worker.log
+    worker.signal(signal.SIGHUP)
+    wait_until(lambda: worker.log.count(notice) == 2, timeout=10,
+               message=f"the notice logged again on reload\n{site.logs()}")
+    assert worker.stop() == 0
+
+
+@pytest.mark.parametrize("dialect", ["sqlite"])
 def test_sighup_with_a_broken_worker_yaml_keeps_the_worker_running(site, store):
     worker_yaml = site.write_worker_yaml()
     worker = site.start_worker()

@@ -29,7 +29,7 @@ from jobu.config import (
     mask_url_password,
     parse_database_url,
 )
-from jobu.configschema import FILE_SCHEMAS
+from jobu.configschema import FILE_SCHEMAS, OBSOLETE_KEYS
 from jobu.errors import ConfigError, InvalidInputError
 from jobu.model import DatabaseSpec, Status
 from jobu.validation import check_name
@@ -124,7 +124,7 @@ def test_sign_in_limits_cookies_proxy_and_audit_retention(tmp_path):
 def test_shipped_file_documents_every_key(name):
     text = (SHIPPED / name).read_text(encoding="utf-8")
     schema = FILE_SCHEMAS[name]()
-    keys = set(schema.fields)
+    keys = set(schema.fields) - set(OBSOLETE_KEYS.get(name, {}))
     for field in schema.fields.values():
         section = getattr(field, "value_field", field)
         if isinstance(section, fields.Nested):
@@ -142,7 +142,7 @@ def test_each_schema_key_is_a_dataclass_field(name):
     secret_sources = {"sasl_password_file", "sasl_password_env", "secret_key_file",
                       "secret_key_env"}
 
-    keys = set(FILE_SCHEMAS[name]().fields) - secret_sources
+    keys = set(FILE_SCHEMAS[name]().fields) - secret_sources - set(OBSOLETE_KEYS.get(name, {}))
 
     assert keys == {spec.name for spec in dataclasses.fields(config_class)}
 
@@ -252,6 +252,20 @@ def test_a_queue_or_handler_name_has_one_grammar_everywhere(tmp_path, name):
         assert all("1-200 letters, digits and . _ : -" in line for line in found), found
 
 
+def test_an_obsolete_key_loads_and_is_a_notice_not_a_setting(tmp_path):
+    # worker.yaml of 0.x set retry_backoff_seconds, which no execution ever used: the file of
+    # an upgraded host still loads, and says what to do.
+    config = load(tmp_path, {"worker.yaml": "retry_backoff_seconds: 10\npool_size: 2\n"})
+
+    assert config.worker.pool_size == 2
+    assert not hasattr(config.worker, "retry_backoff_seconds")
+    [notice] = config.notices
+    assert notice.startswith("worker.yaml: retry_backoff_seconds: no longer read: every "
+                             "execution carries its own backoff")
+    assert notice.endswith("remove the key")
+    assert load_config(SHIPPED, environ={}).notices == ()
+
+
 def test_worker_databases_default_to_all_and_handler_paths_are_resolved(tmp_path):
     (tmp_path / "handlers").mkdir()
     config = load(tmp_path, {
@@ -315,8 +329,8 @@ def test_yaml_merge_keys_are_not_duplicates(tmp_path):
      "worker.yaml: heartbeat_interval_seconds: must be less than lease_seconds (10), got 12"),
     ({"worker.yaml": "pool_size: 2\nclaim_batch_size: 3\n"},
      "worker.yaml: claim_batch_size: must be at most pool_size (2), got 3"),
-    ({"worker.yaml": "retry_backoff_seconds: 100\nretry_backoff_max_seconds: 50\n"},
-     "worker.yaml: retry_backoff_seconds: must be at most retry_backoff_max_seconds (50), got 100"),
+    ({"worker.yaml": "retry_backoff_seconds: -1\n"},
+     "worker.yaml: retry_backoff_seconds: must be at least 0, got -1"),
     ({"worker.yaml": "handler_modules: [jobs.2fast]\n"},
      "worker.yaml: handler_modules[0]: expected a dotted module name, got 'jobs.2fast'"),
     ({"worker.yaml": "handler_paths: [missing]\n"}, "worker.yaml: handler_paths[0]: "),
