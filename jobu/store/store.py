@@ -294,13 +294,6 @@ class Store(DecisionLogMethods, QueueMethods, AuditMethods, StatsMethods):
             self._notify(conn, CRONS_CHANNEL, name)
         self._write(work)
 
-    def cron_mark_ticked(self, job_id: int, last_tick_at: datetime,
-                         next_tick_at: datetime | None) -> bool:
-        """Record the last tick evaluated; False if another dispatcher got further."""
-        changed = self._write(lambda c: c.execute(self._q["cron_mark_ticked"], {
-            "id": job_id, "last_tick_at": last_tick_at, "next_tick_at": next_tick_at}))
-        return changed > 0
-
     def cron_counts(self) -> tuple[int, int]:
         """How many crons there are, and how many of them are enabled."""
         row = self._read(lambda c: c.fetch_one(self._q["cron_counts"]))

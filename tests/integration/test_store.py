@@ -49,6 +49,14 @@ def claim_one(store, now=T0, lease=30, worker="w1"):
     return execution
 
 
+def mark_ticked(store, job_id: int, last_tick_at, next_tick_at) -> None:
+    """Record a cron's last and next tick as a dispatcher pass does, with no executions."""
+    [found] = [c for c in store.cron_list() if c.id == job_id]
+    [recorded] = store.cron_record_ticks([TickRecord(
+        job_id, found.name, found.version, found.last_tick_at, last_tick_at, next_tick_at)])
+    assert recorded is not None
+
+
 # --- schema --------------------------------------------------------------------------
 
 
@@ -96,7 +104,7 @@ def test_cron_names_are_unique(store):
 
 def test_cron_update_bumps_version_and_forgets_the_planned_tick(store):
     job = store.cron_create(cron())
-    assert store.cron_mark_ticked(job.id, at(0), at(60))
+    mark_ticked(store, job.id, at(0), at(60))
     updated = store.cron_update("report", schedule="*/5 * * * *", max_retry=2, now=at(5))
     assert updated.version == 2 and updated.schedule == "*/5 * * * *" and updated.max_retry == 2
     assert updated.next_tick_at is None and updated.last_tick_at == at(0)
@@ -119,17 +127,9 @@ def test_cron_not_found_and_delete(store):
     assert store.execution_get(execution_id).job_id is None  # history outlives its cron
 
 
-def test_cron_mark_ticked_never_moves_backwards(store):
-    job = store.cron_create(cron())
-    assert store.cron_mark_ticked(job.id, at(120), at(180))
-    assert not store.cron_mark_ticked(job.id, at(60), at(120))
-    assert store.cron_get("report").last_tick_at == at(120)
-    assert store.cron_mark_ticked(job.id, at(180), None)
-
-
 def test_enabling_a_disabled_cron_forgets_its_last_tick(store):
     job = store.cron_create(cron())
-    assert store.cron_mark_ticked(job.id, at(0), at(60))
+    mark_ticked(store, job.id, at(0), at(60))
     store.cron_update("report", description="still enabled", now=at(5))
     assert store.cron_get("report").last_tick_at == at(0)
     store.cron_update("report", is_enabled=False, now=at(10))
@@ -141,9 +141,9 @@ def test_enabling_a_disabled_cron_forgets_its_last_tick(store):
 
 def test_cron_due_lists_unplanned_crons_first_then_those_whose_tick_came(store):
     ids = {name: store.cron_create(cron(name)).id for name in ("a", "b", "c", "d", "e")}
-    store.cron_mark_ticked(ids["a"], at(0), at(60))
-    store.cron_mark_ticked(ids["b"], at(0), at(30))
-    store.cron_mark_ticked(ids["c"], at(0), at(90))
+    mark_ticked(store, ids["a"], at(0), at(60))
+    mark_ticked(store, ids["b"], at(0), at(30))
+    mark_ticked(store, ids["c"], at(0), at(90))
     store.cron_update("e", is_enabled=False)
     assert [c.name for c in store.cron_due(at(60))] == ["d", "b", "a"]
     assert [c.name for c in store.cron_due(at(60), limit=2)] == ["d", "b"]
@@ -155,9 +155,9 @@ def test_cron_outlook_counts_and_names_the_first_planned_tick(store):
     assert (empty.enabled, empty.unplanned, empty.next_name, empty.next_tick_at) == \
         (0, 0, None, None)
     ids = {name: store.cron_create(cron(name)).id for name in ("a", "b", "c", "off")}
-    store.cron_mark_ticked(ids["a"], at(0), at(60))
-    store.cron_mark_ticked(ids["b"], at(0), at(30))
-    store.cron_mark_ticked(ids["off"], at(0), at(1))
+    mark_ticked(store, ids["a"], at(0), at(60))
+    mark_ticked(store, ids["b"], at(0), at(30))
+    mark_ticked(store, ids["off"], at(0), at(1))
     store.cron_update("off", is_enabled=False)
     outlook = store.cron_outlook()
     assert (outlook.enabled, outlook.unplanned) == (3, 1)
@@ -200,7 +200,7 @@ def test_cron_record_ticks_is_a_compare_and_set_on_version_and_last_tick(store):
 def test_cron_record_ticks_records_several_crons_in_one_transaction(store):
     jobs = [store.cron_create(cron(name)) for name in ("b", "a", "c")]
     moved_on = jobs[2]
-    store.cron_mark_ticked(moved_on.id, at(0), at(60))
+    mark_ticked(store, moved_on.id, at(0), at(60))
     results = store.cron_record_ticks([
         tick(jobs[0], None, at(60), at(120), tick_row(jobs[0], 60)),
         tick(jobs[1], None, at(60), at(120), tick_row(jobs[1], 60, Status.MISSED)),
@@ -237,7 +237,7 @@ def test_racing_record_batches_skip_the_crons_that_changed_in_between(store):
         return [tick(job, None, at(60), at(120), tick_row(job, 60)) for job in crons]
     left, right = planned(jobs[:6]), planned(reversed(jobs))
     store.cron_update("c1", priority=3)                 # edited: a new version
-    store.cron_mark_ticked(jobs[2].id, at(60), at(120))  # recorded by someone else
+    mark_ticked(store, jobs[2].id, at(60), at(120))  # recorded by someone else
     store.cron_delete("c3")
     store.cron_set_enabled("c4", False)                 # disabled: a new version
     done = store.cron_record_ticks(left, now=at(61))
@@ -457,7 +457,7 @@ def test_a_bulk_insert_commits_each_transaction_and_is_not_all_or_nothing(store)
 def test_cron_due_reads_again_only_the_crons_that_changed(store):
     a, b, c, d = (store.cron_create(cron(name), now=T0) for name in ("a", "b", "c", "d"))
     known = {job.id: job for job in store.cron_due(at(60))}
-    store.cron_mark_ticked(a.id, at(60), at(120))       # its ticks move: no new version
+    mark_ticked(store, a.id, at(60), at(120))       # its ticks move: no new version
     store.cron_update("b", priority=9)                   # a new version: read again
     store.cron_delete("c")
     due = store.cron_due(at(200), known=known)

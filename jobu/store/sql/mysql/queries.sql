@@ -69,11 +69,6 @@ SELECT * FROM cron_jobs WHERE (NOT %(enabled_only)s OR is_enabled) ORDER BY name
 -- name: cron_delete
 DELETE FROM cron_jobs WHERE id = %(id)s;
 
--- name: cron_mark_ticked
--- Records the last evaluated tick; never moves it backwards (several dispatchers).
-UPDATE cron_jobs SET last_tick_at = %(last_tick_at)s, next_tick_at = %(next_tick_at)s
-WHERE id = %(id)s AND (last_tick_at IS NULL OR last_tick_at <= %(last_tick_at)s);
-
 -- name: cron_due
 -- Enabled crons whose next tick has come, and those not planned yet (new or changed).
 -- NULLs sort first.

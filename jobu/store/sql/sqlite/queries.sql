@@ -71,11 +71,6 @@ SELECT * FROM cron_jobs WHERE (NOT :enabled_only OR is_enabled) ORDER BY name;
 -- name: cron_delete
 DELETE FROM cron_jobs WHERE id = :id;
 
--- name: cron_mark_ticked
--- Records the last evaluated tick; never moves it backwards (several dispatchers).
-UPDATE cron_jobs SET last_tick_at = :last_tick_at, next_tick_at = :next_tick_at
-WHERE id = :id AND (last_tick_at IS NULL OR last_tick_at <= :last_tick_at);
-
 -- name: cron_due
 -- Enabled crons whose next tick has come, and those not planned yet (new or changed).
 -- NULLs sort first.
