@@ -62,7 +62,7 @@ class Client:
             spec = parse_database_url(database_url)
             self._rules = CronRules()
         else:
-            config = load_config(config_dir)
+            config = load_config(config_dir, secrets_of=())  # the queue's and admin's are not its
             spec = config.jobs_database
             self._rules = CronRules.of(config.dispatcher)
         self._clock: Clock = clock or SystemClock()

@@ -33,7 +33,7 @@ import difflib
 import enum
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,6 +82,9 @@ STATE_DIR_ENV = "JOBU_STATE_DIR"
 SYSTEM_CONFIG_DIR = Path("/etc/jobu")
 CHECKOUT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "etc" / "jobu"
 DATABASE_FILE, DISPATCHER_FILE, WORKER_FILE, QUEUE_FILE, ADMIN_FILE = FILE_SCHEMAS
+#: The files with a secret only some processes use (load_config's `secrets_of`). database.yaml's
+#: passwords are not among them: every process opens the jobs database.
+SECRET_FILES = (QUEUE_FILE, ADMIN_FILE)
 ENVIRONMENT = "environment"
 MASK = "********"
 
@@ -165,7 +168,8 @@ def default_config_dir(environ: Environ | None = None) -> Path:
 
 
 def load_config(config_dir: str | Path | None = None, environ: Environ | None = None, *,
-                worker_file: str | Path | None = None, with_crons: bool = False) -> Config:
+                worker_file: str | Path | None = None, with_crons: bool = False,
+                secrets_of: Collection[str] = SECRET_FILES) -> Config:
     """Reads and checks every file of `config_dir` (default: `default_config_dir`).
 
     Raises ConfigError listing every problem found, across all files. A directory given here or
@@ -174,6 +178,10 @@ def load_config(config_dir: str | Path | None = None, environ: Environ | None = 
     relative to the directory, and it must exist. `with_crons` reads and checks crons.yaml
     and crons.d/*.yaml too (Config.crons), and calendars.yaml and calendars.d/*.yaml
     (Config.calendars): only the processes that apply them need them.
+    `secrets_of` names the files whose secrets given as `*_env` or `*_file` are read (and an
+    unset variable or unreadable file reported): queue.yaml's SASL password is jobu-queued's,
+    admin.yaml's secret key the admin's; in the other files of SECRET_FILES such a secret is
+    None, so that `jobu enqueue` runs where the queue's password variable is not set.
     """
     environ = os.environ if environ is None else environ
     directory = _config_directory(config_dir, environ)
@@ -197,8 +205,10 @@ def load_config(config_dir: str | Path | None = None, environ: Environ | None = 
     names += [name for name in databases if name not in names]
     dispatcher = _dispatcher(loaded[DISPATCHER_FILE])
     worker = _worker(loaded[WORKER_FILE], names, directory, problems, sources[WORKER_FILE])
-    queue = _queue(loaded[QUEUE_FILE], directory, environ, problems)
-    admin = _admin(loaded[ADMIN_FILE], directory, environ, problems)
+    queue = _queue(loaded[QUEUE_FILE], directory, environ, problems,
+                   with_secret=QUEUE_FILE in secrets_of)
+    admin = _admin(loaded[ADMIN_FILE], directory, environ, problems,
+                   with_secret=ADMIN_FILE in secrets_of)
     crons = _cron_files(directory, dispatcher, problems) if with_crons else None
     calendars = _calendar_files(directory, problems) if with_crons else None
     if problems.lines or jobs_database is None:
@@ -613,15 +623,18 @@ def _decoded(text: str | None) -> str | None:
 
 
 def _take_secret(values: dict[str, Any], key: str, directory: Path,
-                 environ: Environ) -> str | None:
+                 environ: Environ, *, resolve: bool = True) -> str | None:
     """Removes `key`, `key`_file and `key`_env from `values` and returns the secret they give.
 
     The schema has made sure at most one is set. `key`_env names an environment variable that
     must be set; `key`_file a file (relative to the config directory) whose text, without its
-    final line break, is the secret.
+    final line break, is the secret. Without `resolve`, only a secret written in the file
+    itself is returned: the variable and the file are left unread.
     """
     inline = values.pop(key, None)
     path, variable = values.pop(f"{key}_file", None), values.pop(f"{key}_env", None)
+    if not resolve:
+        return inline
     if variable is not None:
         if not environ.get(variable):
             raise _InvalidKeyError(f"{key}_env", f"environment variable {variable} is not set")
@@ -664,11 +677,12 @@ def _worker(values: Mapping[str, Any], database_names: list[str], directory: Pat
 
 
 def _queue(values: Mapping[str, Any], directory: Path, environ: Environ,
-           problems: _Problems) -> QueueConfig:
+           problems: _Problems, *, with_secret: bool) -> QueueConfig:
     values = dict(values)
     kafka = dict(values.pop("kafka", {}))
     try:
-        kafka["sasl_password"] = _take_secret(kafka, "sasl_password", directory, environ)
+        kafka["sasl_password"] = _take_secret(kafka, "sasl_password", directory, environ,
+                                              resolve=with_secret)
     except _InvalidKeyError as problem:
         problems.add(QUEUE_FILE, f"kafka.{problem.key}", problem.message)
     topics = {name: TopicConfig(**topic) for name, topic in values.pop("topics", {}).items()}
@@ -676,10 +690,11 @@ def _queue(values: Mapping[str, Any], directory: Path, environ: Environ,
 
 
 def _admin(values: Mapping[str, Any], directory: Path, environ: Environ,
-           problems: _Problems) -> AdminConfig:
+           problems: _Problems, *, with_secret: bool) -> AdminConfig:
     values = dict(values)
     try:
-        values["secret_key"] = _take_secret(values, "secret_key", directory, environ)
+        values["secret_key"] = _take_secret(values, "secret_key", directory, environ,
+                                            resolve=with_secret)
     except _InvalidKeyError as problem:
         problems.add(ADMIN_FILE, problem.key, problem.message)
     return AdminConfig(**values)

@@ -99,7 +99,7 @@ class HandlerRunner:
                     databases: Mapping[str, DatabaseSpec | str] | None = None) -> HandlerRunner:
         """A runner with the databases and handlers of a jobu configuration directory
         (database.yaml, worker.yaml), `databases` replacing some of them (a test database)."""
-        config = load_config(config_dir)
+        config = load_config(config_dir, secrets_of=())
         given = {name: config.databases[name] for name in config.worker.databases}
         return cls({**given, **(databases or {})}, handler_paths=config.worker.handler_paths,
                    handler_modules=config.worker.handler_modules,

@@ -17,7 +17,7 @@ from jobu.admin.api import bp as api_bp
 from jobu.admin.views import audit, crons, dead_letters, jobs, overview, workers
 from jobu.admin.views.docs import bp as docs_bp
 from jobu.clock import SystemClock
-from jobu.config import load_config
+from jobu.config import ADMIN_FILE, load_config
 from jobu.store import open_store
 
 
@@ -31,7 +31,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """
     app = Flask(__name__)
     overrides = dict(test_config or {})
-    config = load_config(overrides.pop("JOBU_CONFIG_DIR", None))
+    config = load_config(overrides.pop("JOBU_CONFIG_DIR", None), secrets_of=(ADMIN_FILE,))
     clock = overrides.pop("JOBU_CLOCK", None) or SystemClock()
     app.config.from_mapping(
         SECRET_KEY=security.secret_key(config),

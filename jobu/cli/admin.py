@@ -15,6 +15,7 @@ import sys
 
 from jobu.cli.context import Context
 from jobu.cli.output import print_json, print_table, when
+from jobu.config import ADMIN_FILE
 from jobu.errors import InvalidInputError
 from jobu.operations import users
 
@@ -33,7 +34,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                                        "admin.yaml exits 78.")
     serve.add_argument("--bind", metavar="ADDR",
                        help="host:port or unix:/path, instead of admin.yaml's bind")
-    serve.set_defaults(func=cmd_serve)
+    serve.set_defaults(func=cmd_serve, secrets_of=(ADMIN_FILE,))
 
     user = sub.add_parser("user", help="manage the admin's users",
                           description=f"Users of the admin and their roles: {ROLES_HELP}.")

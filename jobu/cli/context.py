@@ -26,10 +26,12 @@ class Context:
 
     def load_config(self) -> Config:
         """Read the configuration afresh (a worker may name its own worker file; the commands
-        that apply or check crons.yaml set `with_crons` in their defaults)."""
+        that apply or check crons.yaml set `with_crons` in their defaults, those that use a
+        secret of queue.yaml or admin.yaml name the file in `secrets_of`)."""
         return load_config(self.args.config_dir,
                            worker_file=getattr(self.args, "worker_config", None),
-                           with_crons=getattr(self.args, "with_crons", False))
+                           with_crons=getattr(self.args, "with_crons", False),
+                           secrets_of=getattr(self.args, "secrets_of", ()))
 
     @property
     def store(self) -> Store:

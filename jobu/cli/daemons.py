@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from jobu.cli.context import Context
 from jobu.clock import SystemClock
-from jobu.config import Config, load_config
+from jobu.config import Config
 from jobu.daemon import Daemon, Service, log_notices
 from jobu.logs import capture_handler_output, setup_logging
 from jobu.metrics import MetricsServer, build_registry
@@ -42,7 +42,7 @@ def run_daemon(ctx: Context, build: ServiceFactory, *, log_level: str, log_forma
         service = build(ctx.config, ctx.store, wake)
         notifier = notifier or Notifier()
         daemon = Daemon(service, clock=SystemClock(), notifier=notifier,
-                        load_config=reload_config or (lambda: load_config(ctx.args.config_dir)),
+                        load_config=reload_config or ctx.load_config,
                         wake=wake)
         daemon.install_signal_handlers()
         with notifier:

@@ -11,7 +11,7 @@ import threading
 from jobu.cli.context import Context
 from jobu.cli.daemons import run_daemon
 from jobu.cli.output import clip, print_fields, print_json, print_table, when
-from jobu.config import Config
+from jobu.config import QUEUE_FILE, Config
 from jobu.errors import InvalidInputError
 from jobu.operations import dead_letters
 from jobu.queued import sending
@@ -39,7 +39,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                     "with backoff. With "
                     "enabled: false in queue.yaml it exits 0 at once, saying why. SIGTERM "
                     "finishes the batch in hand and stops; SIGHUP reloads queue.yaml's topics.")
-    queued.set_defaults(func=cmd_queued)
+    queued.set_defaults(func=cmd_queued, secrets_of=(QUEUE_FILE,))
 
     queue = commands.add_parser("queue", help="send test messages; dead letters of jobu-queued",
                                 description="Tools around jobu-queued.")
@@ -56,7 +56,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     send.add_argument("--key", metavar="K", help="the message key (default: none)")
     send.add_argument("--count", metavar="N", type=int, default=1,
                       help="send N copies (default 1)")
-    send.set_defaults(func=cmd_send)
+    send.set_defaults(func=cmd_send, secrets_of=(QUEUE_FILE,))
 
     letters = actions.add_parser(
         "dead-letters", help="messages that could not become executions",

@@ -11,7 +11,7 @@ import yaml
 from jobu.cli.context import Context
 from jobu.cli.output import plain, print_json
 from jobu.cli.worker import load_handlers
-from jobu.config import Config, CronFiles, describe_config
+from jobu.config import SECRET_FILES, Config, CronFiles, describe_config
 from jobu.db.capability import probe_specs
 from jobu.errors import ConfigError
 
@@ -36,7 +36,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                     "asks each PostgreSQL and MySQL/MariaDB database whether it can take part "
                     "in a two-phase commit (two_phase_commit:); SQLite never can.")
     check.add_argument("--json", action="store_true", help="print JSON instead of YAML")
-    check.set_defaults(func=cmd_check_config, with_crons=True)
+    check.set_defaults(func=cmd_check_config, with_crons=True, secrets_of=SECRET_FILES)
 
 
 def cmd_migrate(ctx: Context) -> int:

@@ -430,6 +430,30 @@ def test_an_obsolete_key_is_a_warning_of_check_config_not_a_refusal(jobu):
     assert described["notices"] == [result.err.removeprefix("jobu: warning: ").rstrip("\n")]
 
 
+def test_a_secret_of_queue_or_admin_yaml_is_read_only_by_what_uses_it(ready):
+    # The queue's SASL password and the admin's secret key come from variables that only
+    # jobu-queued's and the admin's units set: the other commands run without them.
+    (ready.config_dir / "queue.yaml").write_text(
+        "kafka:\n  bootstrap_servers: [127.0.0.1:9]\n  security_protocol: SASL_PLAINTEXT\n"
+        "  sasl_mechanism: PLAIN\n  sasl_username: jobu\n"
+        "  sasl_password_env: JOBU_TEST_KAFKA_PASSWORD\n")
+    ready.append("admin.yaml", "secret_key_env: JOBU_TEST_ADMIN_KEY\n")
+    unset_queue = "queue.yaml: kafka.sasl_password_env: environment variable " \
+                  "JOBU_TEST_KAFKA_PASSWORD is not set"
+    unset_admin = "admin.yaml: secret_key_env: environment variable JOBU_TEST_ADMIN_KEY is " \
+                  "not set"
+
+    enqueued, listed, check, send = ready.run_all(
+        ["enqueue", "noop"], ["cron", "list"], ["check-config"],
+        ["queue", "send", "orders", "--handler", "noop"])
+
+    assert enqueued.code == 0 and "queue.yaml" not in enqueued.err, str(enqueued)
+    assert listed.code == 0, str(listed)
+    assert check.code == 78, str(check)
+    assert check.err.splitlines() == [f"jobu: {unset_queue}", f"jobu: {unset_admin}"]
+    assert_refused(send, 78, says=unset_queue)
+
+
 def test_config_dir_option_and_environment_problems(jobu, tmp_path):
     elsewhere = {"JOBU_CONFIG_DIR": str(tmp_path / "not-here")}
     by_option, missing_dir, relative_state = jobu.run_all(

@@ -708,6 +708,23 @@ def test_unset_kafka_and_admin_secret_env_vars_are_reported(tmp_path):
     ]
 
 
+def test_secrets_are_read_only_for_the_files_asked(tmp_path):
+    files = {"admin.yaml": "secret_key_env: ADMIN_KEY\n",
+             "queue.yaml": "kafka: {security_protocol: SASL_SSL, sasl_mechanism: PLAIN, "
+                           "sasl_username: u, sasl_password_env: KAFKA_PW}\n"}
+    write(tmp_path, files)
+
+    neither = load_config(tmp_path, environ={}, secrets_of=())
+    queue_only = load_config(tmp_path, environ={"KAFKA_PW": "pw"}, secrets_of=("queue.yaml",))
+    with pytest.raises(ConfigError) as refused:
+        load_config(tmp_path, environ={"KAFKA_PW": "pw"}, secrets_of=("admin.yaml",))
+
+    assert (neither.queue.kafka.sasl_password, neither.admin.secret_key) == (None, None)
+    assert (queue_only.queue.kafka.sasl_password, queue_only.admin.secret_key) == ("pw", None)
+    assert refused.value.problems == [
+        "admin.yaml: secret_key_env: environment variable ADMIN_KEY is not set"]
+
+
 # --- describe_config -----------------------------------------------------------------------------
 
 

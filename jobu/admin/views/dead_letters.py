@@ -71,7 +71,7 @@ def queue_config_now() -> QueueConfig:
     just fixed, not the one this process read when it started (as `jobu queue dead-letters
     replay` does, a new process each time)."""
     try:
-        return load_config(access.config().config_dir).queue
+        return load_config(access.config().config_dir, secrets_of=()).queue
     except ConfigError as error:
         raise InvalidStateError(f"the configuration does not load, so nothing was replayed: "
                                 f"{error}") from None
