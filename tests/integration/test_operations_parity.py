@@ -1,10 +1,11 @@
-"""The same operation through the CLI and through jobu.Client: identical rows, identical errors.
+"""The same operation through the CLI, jobu.Client and the admin's API: identical rows,
+identical errors.
 
-Both front ends only translate their input into jobu.operations calls, so a use case reached
-from either writes the same row and refuses a bad value with the same sentence. Each case is run
+The front ends only translate their input into jobu.operations calls, so a use case reached
+from any writes the same row and refuses a bad value with the same sentence. Each case is run
 on SQLite, PostgreSQL and MariaDB: the `jobu` command in-process (jobu.cli.main, with a copy of
-the shipped configuration and JOBU_DATABASE_URL naming the test's database), and a Client on
-the same database.
+the shipped configuration and JOBU_DATABASE_URL naming the test's database), a Client on the
+same database, and the admin's /api/v1 (its rows: test_admin_api.py) with an API token.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from jobu import Client
 from jobu.cli import main
 from jobu.errors import JobuError
 from jobu.model import CronSpec, ExecutionFilter, NewExecution, ParamSource, Status, WorkerInfo
+from jobu.operations.users import issue_api_token
 from jobu.store import Store
 from tests.conftest import spec_url
+from tests.support.admin_site import AdminSite
 
 SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "etc" / "jobu"
 
@@ -279,3 +282,65 @@ def test_a_bad_value_gets_the_same_sentence_from_both(cli, client, store, argv, 
     assert says in from_cli
     assert ([c.spec for c in store.cron_list()],
             [comparable(e) for e in executions(store)]) == before, "nothing was written"
+
+
+# --- the admin's API: the same sentences ------------------------------------------------------
+
+
+@pytest.fixture
+def admin_api(store, db_spec, tmp_path):
+    """Requests to the admin's /api/v1 with an API token, on the test's database."""
+    site = AdminSite.make(store, db_spec, tmp_path / "admin")
+    client, token = site.app.test_client(), issue_api_token(store, "admin")
+
+    def call(method: str, url: str, body: Any = None) -> Any:
+        return client.open(f"/api/v1{url}", method=method, json=body,
+                           headers={"Authorization": f"Bearer {token}"})
+    yield call
+    site.close()
+
+
+ADMIN_ERRORS = [
+    pytest.param(["cron", "add", "bad name", "--schedule", "@daily", "--handler", "report"],
+                 ("POST", "/crons", {"name": "bad name", "schedule": "@daily",
+                                     "handler_name": "report"}), id="cron-name"),
+    pytest.param(["cron", "add", "x", "--schedule", "@daily", "--handler", "report",
+                  "--max-retry", "-2"],
+                 ("POST", "/crons", {"name": "x", "schedule": "@daily",
+                                     "handler_name": "report", "max_retry": -2}),
+                 id="cron-max-retry"),
+    pytest.param(["cron", "add", "x", "--schedule", "0 3 * *", "--handler", "report"],
+                 ("POST", "/crons", {"name": "x", "schedule": "0 3 * *",
+                                     "handler_name": "report"}), id="cron-schedule"),
+    pytest.param(["cron", "add", "taken", "--schedule", "@daily", "--handler", "report"],
+                 ("POST", "/crons", {"name": "taken", "schedule": "@daily",
+                                     "handler_name": "report"}), id="cron-name-taken"),
+    pytest.param(["cron", "run-now", "nope"], ("POST", "/crons/nope/run", None),
+                 id="run-now-unknown"),
+    pytest.param(["cron", "disable", "nope"], ("POST", "/crons/nope/disable", None),
+                 id="disable-unknown"),
+    pytest.param(["cron", "remove", "nope"], ("DELETE", "/crons/nope", None),
+                 id="remove-unknown"),
+    pytest.param(["jobs", "retry", "{pending}"], ("POST", "/jobs/{pending}/retry", None),
+                 id="retry-pending"),
+    pytest.param(["jobs", "cancel", "{finished}"], ("POST", "/jobs/{finished}/cancel", None),
+                 id="cancel-finished"),
+]
+
+
+@pytest.mark.parametrize(("argv", "request_"), ADMIN_ERRORS)
+def test_a_bad_value_gets_the_same_sentence_from_the_admin(cli, admin_api, store, argv,
+                                                           request_):
+    store.cron_create(CronSpec(name="taken", schedule="@daily", handler_name="report"))
+    pending = store.execution_insert(NewExecution(handler_name="report", queue="p"))
+    finished = store.execution_insert(NewExecution(handler_name="report", queue="f"))
+    [claimed] = store.execution_claim("w1", ["f"], 1, 300)
+    store.execution_fail(claimed.id, claimed.lease_token, "boom")
+    names = {"pending": pending, "finished": finished}
+    method, url, body = request_
+
+    from_cli = cli.error(*[part.format(**names) for part in argv])
+    response = admin_api(method, url.format(**names), body)
+
+    assert response.status_code >= 400, response.get_json()
+    assert response.get_json()["error"]["message"] == from_cli
