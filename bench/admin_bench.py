@@ -44,7 +44,7 @@ from dispatcher_bench import load_crons
 from metrics_bench import analyse, load
 
 from jobu.clock import FakeClock
-from jobu.configschema import DispatcherConfig
+from jobu.config import DispatcherConfig
 from jobu.dispatcher import Dispatcher
 from jobu.operations.users import Role, add_user, issue_api_token
 from jobu.store import Store, open_store

@@ -42,7 +42,7 @@ import yaml
 from benchdb import fresh_database
 
 from jobu.clock import FakeClock
-from jobu.configschema import DispatcherConfig
+from jobu.config import DispatcherConfig
 from jobu.dispatcher import Dispatcher
 from jobu.model import CronSpec, DatabaseSpec, ExecutionFilter
 from jobu.store import Store, open_store, rows

@@ -50,12 +50,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from jobu import __version__
-from jobu.calendarfiles import CalendarFiles
 from jobu.calendars import Calendar, split_schedule
 from jobu.clock import Clock, SystemClock
-from jobu.config import Config
-from jobu.configschema import DispatcherConfig
-from jobu.cronfiles import CronFiles
+from jobu.config import Config, DispatcherConfig
+from jobu.config.calendarfiles import CalendarFiles
+from jobu.config.cronfiles import CronFiles
 from jobu.errors import DatabaseError, ScheduleError
 from jobu.maintenance import Maintenance
 from jobu.model import CronJob, Status, WorkerInfo

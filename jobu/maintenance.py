@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from jobu.configschema import DispatcherConfig
+from jobu.config import DispatcherConfig
 from jobu.model import Status
 from jobu.operations.audit import prune_audit
 from jobu.store import Store

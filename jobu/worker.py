@@ -44,7 +44,7 @@ from typing import Any
 
 from jobu import __version__
 from jobu.clock import Clock, SystemClock
-from jobu.configschema import WorkerConfig
+from jobu.config import WorkerConfig
 from jobu.errors import DatabaseError
 from jobu.executor import Executor
 from jobu.handlers import HandlerRegistry

@@ -16,7 +16,7 @@ from typing import Any
 from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
 
-from jobu.configschema import AdminConfig
+from jobu.config import AdminConfig
 from jobu.systemd import Notifier
 
 

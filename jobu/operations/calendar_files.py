@@ -23,8 +23,8 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date
 
-from jobu.calendarfiles import CalendarFiles, DeclaredCalendar
 from jobu.calendars import Calendar, weekend_text
+from jobu.config.calendarfiles import CalendarFiles, DeclaredCalendar
 from jobu.errors import InvalidInputError, NotFoundError
 from jobu.operations.calendars import (
     country_holidays,

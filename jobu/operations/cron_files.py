@@ -22,7 +22,7 @@ import logging
 from dataclasses import dataclass, field
 
 from jobu.clock import Clock
-from jobu.cronfiles import CronFiles, DeclaredCron
+from jobu.config.cronfiles import CronFiles, DeclaredCron
 from jobu.errors import CronNotFoundError, InvalidInputError, ScheduleError
 from jobu.operations.crons import CronRules, declare_cron
 from jobu.store import Store

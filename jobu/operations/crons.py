@@ -24,7 +24,7 @@ from jobu.calendars import (
     split_schedule,
 )
 from jobu.clock import Clock
-from jobu.configschema import DispatcherConfig
+from jobu.config import DispatcherConfig
 from jobu.errors import (
     AlreadyExistsError,
     CronManagedByFileError,

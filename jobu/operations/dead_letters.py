@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jobu.configschema import QueueConfig
+from jobu.config import QueueConfig
 from jobu.errors import InvalidStateError
 from jobu.model import NewExecution
 from jobu.operations.queue_messages import Record, to_execution

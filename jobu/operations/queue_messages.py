@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from jobu.configschema import TopicConfig
+from jobu.config import TopicConfig
 from jobu.errors import InvalidInputError
 from jobu.model import NewExecution, ParamSource
 from jobu.operations.enqueuing import new_execution

@@ -32,8 +32,7 @@ from datetime import datetime
 
 from jobu import __version__
 from jobu.clock import Clock, SystemClock
-from jobu.config import Config
-from jobu.configschema import QueueConfig
+from jobu.config import Config, QueueConfig
 from jobu.errors import DatabaseError
 from jobu.model import NewExecution, WorkerInfo
 from jobu.operations.queue_messages import Rejected, to_execution

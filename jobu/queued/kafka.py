@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from jobu.clock import Clock, SystemClock
-from jobu.configschema import KafkaConfig
+from jobu.config import KafkaConfig
 from jobu.queued.source import Record, SourceUnavailableError, TopicPartition
 
 log = logging.getLogger("jobu.queued.kafka")

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from jobu.configschema import KafkaConfig
+from jobu.config import KafkaConfig
 from jobu.errors import InvalidInputError
 from jobu.queued.kafka import client_settings
 from jobu.queued.source import SourceUnavailableError

@@ -16,7 +16,7 @@ import pytest
 
 from jobu.admin.security import UNSAFE_METHODS
 from jobu.admin.views.audit import audit_of
-from jobu.configschema import DispatcherConfig
+from jobu.config import DispatcherConfig
 from jobu.maintenance import Maintenance
 from jobu.model import CronSpec, NewExecution
 from jobu.operations import audit

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from jobu.admin import create_app
-from jobu.configschema import TopicConfig
+from jobu.config import TopicConfig
 from jobu.model import ExecutionFilter, ParamSource
 from jobu.operations.queue_messages import Record, Rejected, to_execution
 from jobu.operations.users import Role, issue_api_token

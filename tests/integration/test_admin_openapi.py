@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from jobu.admin.api.openapi import PREFIX, api_routes, build_document, openapi_path, undocumented
-from jobu.configschema import TopicConfig
+from jobu.config import TopicConfig
 from jobu.model import CronSpec, NewExecution, WorkerInfo
 from jobu.operations.queue_messages import Record, Rejected, to_execution
 from jobu.operations.users import Role, issue_api_token

@@ -11,7 +11,7 @@ import pytest
 
 from jobu.calendars import Calendar, OnHoliday
 from jobu.clock import FakeClock
-from jobu.configschema import DispatcherConfig
+from jobu.config import DispatcherConfig
 from jobu.dispatcher import Dispatcher
 from jobu.errors import InvalidInputError, InvalidStateError, NotFoundError
 from jobu.model import CronSpec, ExecutionFilter, Status

@@ -22,7 +22,7 @@ from statistics import mean
 import pytest
 
 from jobu import Client
-from jobu.configschema import WorkerConfig
+from jobu.config import WorkerConfig
 from jobu.errors import CronNotFoundError, InvalidInputError, UnservedHandlerWarning
 from jobu.handlers import discover_handlers, handler
 from jobu.model import ExecutionFilter, NewExecution, ParamSource, Status, WorkerInfo
@@ -204,7 +204,7 @@ def test_a_closure_is_refused_with_the_reason_and_nothing_is_stored(client, stor
 
 
 def test_an_interval_with_a_start_and_a_date_job_are_what_the_dispatcher_fires(client, store):
-    from jobu.configschema import DispatcherConfig
+    from jobu.config import DispatcherConfig
     from jobu.dispatcher import Dispatcher
 
     start = (datetime.now(UTC) - timedelta(minutes=59, seconds=58)).replace(microsecond=0)

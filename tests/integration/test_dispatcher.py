@@ -15,8 +15,7 @@ import pytest
 
 import jobu.dispatcher as dispatcher_module
 from jobu.clock import FakeClock
-from jobu.config import Config
-from jobu.configschema import DispatcherConfig
+from jobu.config import Config, DispatcherConfig
 from jobu.dispatcher import Dispatcher
 from jobu.errors import TransactionError
 from jobu.model import CatchUp, CronSpec, ExecutionFilter, NewExecution, Status, WorkerInfo

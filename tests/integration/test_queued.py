@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from jobu.configschema import KafkaConfig, QueueConfig, TopicConfig
+from jobu.config import KafkaConfig, QueueConfig, TopicConfig
 from jobu.errors import InvalidStateError
 from jobu.model import ExecutionFilter, ParamSource
 from jobu.operations import dead_letters
@@ -182,7 +182,7 @@ def test_key_and_headers_are_kept_beside_the_execution_and_a_dedupe_key_header_c
 def test_maintenance_prunes_dead_letters_as_old_as_failed_executions(store):
     from datetime import UTC, datetime, timedelta
 
-    from jobu.configschema import DispatcherConfig
+    from jobu.config import DispatcherConfig
     from jobu.maintenance import Maintenance
     from jobu.store.queue import NewDeadLetter
     now = datetime.now(UTC)

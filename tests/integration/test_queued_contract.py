@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import pytest
 
-from jobu.configschema import KafkaConfig, QueueConfig, TopicConfig
+from jobu.config import KafkaConfig, QueueConfig, TopicConfig
 from jobu.errors import DatabaseError
 from jobu.model import ExecutionFilter
 from jobu.queued.consumer import QueueConsumer

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 from jobu.clock import FakeClock
-from jobu.configschema import DispatcherConfig
+from jobu.config import DispatcherConfig
 from jobu.dispatcher import Dispatcher
 from jobu.model import CronSpec
 from jobu.operations.calendars import save_calendar

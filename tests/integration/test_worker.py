@@ -25,8 +25,7 @@ from typing import Any
 import pytest
 
 import jobu.worker
-from jobu.config import Config
-from jobu.configschema import WorkerConfig
+from jobu.config import Config, WorkerConfig
 from jobu.errors import DatabaseError, DatabaseUnavailableError, LeaseLostError
 from jobu.handlers import HandlerRegistry, discover_handlers
 from jobu.model import Isolation, NewExecution, Status

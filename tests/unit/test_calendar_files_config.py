@@ -1,5 +1,5 @@
 """calendars.yaml and calendars.d/*.yaml as load_config(with_crons=True) reads them
-(jobu.calendarfiles)."""
+(jobu.config.calendarfiles)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from jobu.calendarfiles import CalendarEntrySchema, DaySchema
 from jobu.calendars import Calendar
 from jobu.config import describe_config, load_config
+from jobu.config.calendarfiles import CalendarEntrySchema, DaySchema
 from jobu.errors import ConfigError
 
 SHIPPED = Path(__file__).resolve().parents[2] / "etc" / "jobu"

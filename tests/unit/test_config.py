@@ -29,7 +29,7 @@ from jobu.config import (
     mask_url_password,
     parse_database_url,
 )
-from jobu.configschema import FILE_SCHEMAS, OBSOLETE_KEYS
+from jobu.config.schemas import FILE_SCHEMAS, OBSOLETE_KEYS
 from jobu.errors import ConfigError, InvalidInputError
 from jobu.model import DatabaseSpec, Status
 from jobu.validation import check_name

@@ -1,4 +1,5 @@
-"""crons.yaml and crons.d/*.yaml as load_config(with_crons=True) reads them (jobu.cronfiles)."""
+"""crons.yaml and crons.d/*.yaml as load_config(with_crons=True) reads them
+(jobu.config.cronfiles)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from jobu.config import load_config
-from jobu.cronfiles import CronEntrySchema
+from jobu.config.cronfiles import CronEntrySchema
 from jobu.errors import ConfigError
 from jobu.model import CatchUp, CronSpec
 

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jobu.clock import FakeClock
-from jobu.configschema import DispatcherConfig
+from jobu.config import DispatcherConfig
 from jobu.dispatcher import Dispatcher
 from jobu.model import CronSpec, DatabaseSpec, DstRepeat, ExecutionFilter, Status
 from jobu.store import open_store

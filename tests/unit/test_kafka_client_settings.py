@@ -9,7 +9,7 @@ from __future__ import annotations
 import kafka
 import pytest
 
-from jobu.configschema import KafkaConfig
+from jobu.config import KafkaConfig
 from jobu.queued.kafka import client_settings
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from jobu.clock import FakeClock
-from jobu.configschema import WorkerConfig
+from jobu.config import WorkerConfig
 from jobu.handlers import HandlerRegistry, HandlerSpec
 from jobu.model import DatabaseSpec, NewExecution, Status
 from jobu.store import Store, open_store

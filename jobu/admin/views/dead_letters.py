@@ -16,8 +16,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from jobu.admin import access
 from jobu.admin.security import Role, current_user, requires
 from jobu.admin.views.audit import audited, back_to, execution_made
-from jobu.config import load_config
-from jobu.configschema import QueueConfig
+from jobu.config import QueueConfig, load_config
 from jobu.errors import ConfigError, InvalidInputError, InvalidStateError, JobuError
 from jobu.operations import dead_letters
 

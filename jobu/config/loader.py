@@ -1,29 +1,10 @@
-"""jobu's configuration: the YAML files of /etc/jobu, read and checked once at start-up.
-
-The files, all optional (an absent file means its defaults); the copies in etc/jobu/ document
-every key with its meaning, default and unit:
-
-* ``database.yaml``: state_directory, jobs_database, the databases by name, and
-  allow_best_effort_multi_commit;
-* ``dispatcher.yaml``, ``worker.yaml``, ``queue.yaml``, ``admin.yaml``: one per daemon, each with
-  its own ``log_level`` and ``log_format``;
-* ``crons.yaml`` and ``crons.d/*.yaml``: crons declared in files (jobu.cronfiles), read only
-  when asked (`load_config(with_crons=True)`: the dispatcher, `jobu run`, `jobu check-config`);
-* ``calendars.yaml`` and ``calendars.d/*.yaml``: business calendars declared in files
-  (jobu.calendarfiles), read with the crons, whose schedules may name them.
-
-Environment variables:
-
-* ``JOBU_CONFIG_DIR``: the directory to read instead of /etc/jobu;
-* ``JOBU_DATABASE_URL``: a URL that replaces the connection settings of the jobs database (the
-  one database.yaml ``jobs_database`` names); its pool settings still come from the file;
-* ``JOBU_STATE_DIR``: replaces database.yaml ``state_directory``, the base of relative SQLite
-  paths.
+"""Reading jobu's configuration: the YAML files of the configuration directory, their secrets
+and the environment, checked once (jobu.config's overview says which files and variables).
 
 `load_config` reports every problem it finds, in all files at once, as one ConfigError with a
 line per problem that names the file, the key path and what was expected. This is the only
-module of jobu that reads files or the environment; the shape of the configuration (the
-dataclasses and their marshmallow schemas) is in jobu.configschema and re-exported here.
+module of jobu that reads files or the environment for its configuration; the shape of the
+configuration is in jobu.config.settings and jobu.config.schemas.
 """
 
 from __future__ import annotations
@@ -42,45 +23,36 @@ from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 import yaml
 
-from jobu.calendarfiles import (
+from jobu.config.calendarfiles import (
     CALENDARS_DIRECTORY,
     CALENDARS_FILE,
     CalendarFiles,
     declared_calendars,
 )
-from jobu.configschema import (
+from jobu.config.cronfiles import CRONS_DIRECTORY, CRONS_FILE, CronFiles, declared_crons
+from jobu.config.fields import did_you_mean, show
+from jobu.config.problems import render_path, validate
+from jobu.config.schemas import FILE_SCHEMAS, OBSOLETE_KEYS
+from jobu.config.settings import (
     DEFAULT_DATABASES,
     DEFAULT_JOBS_DATABASE,
     DEFAULT_RETENTION_DAYS,
     DEFAULT_STATE_DIRECTORY,
-    FILE_SCHEMAS,
-    OBSOLETE_KEYS,
     AdminConfig,
     DispatcherConfig,
     KafkaConfig,
     QueueConfig,
     TopicConfig,
     WorkerConfig,
-    did_you_mean,
-    render_path,
-    show,
-    validate,
 )
-from jobu.cronfiles import CRONS_DIRECTORY, CRONS_FILE, CronFiles, declared_crons
 from jobu.errors import ConfigError
 from jobu.model import DatabaseSpec
-
-__all__ = [
-    "AdminConfig", "CalendarFiles", "Config", "CronFiles", "DispatcherConfig", "KafkaConfig",
-    "QueueConfig", "TopicConfig", "WorkerConfig", "default_config_dir", "describe_config",
-    "load_config", "mask_url_password", "parse_database_url",
-]
 
 CONFIG_DIR_ENV = "JOBU_CONFIG_DIR"
 DATABASE_URL_ENV = "JOBU_DATABASE_URL"
 STATE_DIR_ENV = "JOBU_STATE_DIR"
 SYSTEM_CONFIG_DIR = Path("/etc/jobu")
-CHECKOUT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "etc" / "jobu"
+CHECKOUT_CONFIG_DIR = Path(__file__).resolve().parents[2] / "etc" / "jobu"
 DATABASE_FILE, DISPATCHER_FILE, WORKER_FILE, QUEUE_FILE, ADMIN_FILE = FILE_SCHEMAS
 #: The files with a secret only some processes use (load_config's `secrets_of`). database.yaml's
 #: passwords are not among them: every process opens the jobs database.

@@ -1,6 +1,6 @@
 """calendars.yaml and calendars.d/*.yaml: the business calendars an operator declares in files.
 
-Like crons.yaml (jobu.cronfiles), each file holds one mapping, ``calendars:``, of calendar
+Like crons.yaml (jobu.config.cronfiles), each file holds one mapping, ``calendars:``, of calendar
 names to their settings::
 
     calendars:
@@ -32,17 +32,10 @@ from typing import Any
 from marshmallow import ValidationError
 
 from jobu.calendars import DEFAULT_WEEKEND, Calendar, parse_weekend, parse_years
-from jobu.configschema import (
-    ListField,
-    MappingField,
-    SectionField,
-    StrictSchema,
-    TextField,
-    TypedField,
-    iana_timezone,
-    matches,
-    validate,
-)
+from jobu.config.fields import ListField, MappingField, SectionField, TextField, TypedField
+from jobu.config.problems import validate
+from jobu.config.schemas import StrictSchema
+from jobu.config.validators import iana_timezone, matches
 from jobu.errors import InvalidInputError
 from jobu.model import NAME_PATTERN
 

@@ -30,7 +30,7 @@ from jobu.calendars import (
     compose_schedule,
     validate_calendar_schedule,
 )
-from jobu.configschema import (
+from jobu.config.fields import (
     BooleanField,
     ChoiceField,
     FloatField,
@@ -38,15 +38,11 @@ from jobu.configschema import (
     MappingField,
     ScalarField,
     SectionField,
-    StrictSchema,
     TextField,
-    above,
-    at_least,
-    between,
-    iana_timezone,
-    job_name,
-    validate,
 )
+from jobu.config.problems import validate
+from jobu.config.schemas import StrictSchema
+from jobu.config.validators import above, at_least, between, iana_timezone, job_name
 from jobu.errors import InvalidInputError, ScheduleError
 from jobu.model import CatchUp, CronSpec, DstRepeat, Isolation
 from jobu.validation import INT_MAX
