@@ -73,7 +73,6 @@ class RunnerPool:
         self._on_done = on_done
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._idle = threading.Condition(self._lock)
         self._names = (f"{name}-{n}" for n in itertools.count(1))
         self._runners: set[Runner] = set()
         self._stuck: set[Runner] = set()
@@ -112,11 +111,6 @@ class RunnerPool:
         with self._lock:
             return bool(self._stuck) and self._capacity() <= 0
 
-    def wait_idle(self, timeout: float) -> bool:
-        """Wait until no task is queued or running (stuck ones aside); False on timeout."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._load == 0, timeout)
-
     # --- what the worker does ---------------------------------------------------------
 
     def submit(self, task: Any) -> None:
@@ -144,7 +138,6 @@ class RunnerPool:
             self._load -= 1
             if len(self._stuck) <= self.max_stuck:
                 self._spawn()
-            self._idle.notify_all()
         return True
 
     def stop(self) -> None:
@@ -176,7 +169,6 @@ class RunnerPool:
                     self._runners.add(runner)
             else:
                 self._load -= 1
-            self._idle.notify_all()
         if self._on_done is not None:
             self._on_done(task)
         return stay

@@ -117,7 +117,18 @@ def harness(store, registry, probes) -> Iterator[Callable[..., Harness]]:
     for h in made:
         if not h.stopped:
             h.shutdown(hard=True)
-        h.worker.pool.wait_idle(10)
+        wait_idle(h.worker.pool, 10)
+
+
+def wait_idle(pool, timeout: float) -> bool:
+    """Until no task is queued or running in the worker's pool (stuck ones aside); False
+    when `timeout` seconds pass first."""
+    deadline = time.monotonic() + timeout
+    while pool.load():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def get(store: Store, execution_id: int):
@@ -575,7 +586,7 @@ def test_shutdown_drains_short_jobs_and_hands_back_long_ones(store, harness, pro
     assert store.worker_list() == []
     # The handed-back jobs end in their old threads: nothing of that is written.
     probes.gate_event("long").set()
-    h.worker.pool.wait_idle(5)
+    assert wait_idle(h.worker.pool, 5)
     assert status_of(store, *long) == [Status.PENDING] * 2
     successor = harness()
     successor.run_until(lambda: finished(store, *long))

@@ -29,7 +29,7 @@ def test_runners_are_long_lived_threads_that_take_queued_tasks():
     tasks = [Task() for _ in range(50)]
     for task in tasks:
         pool.submit(task)
-    assert pool.wait_idle(5)
+    wait_until(lambda: pool.load() == 0, 5, message="the pool idle")
     assert all(t.done.is_set() for t in tasks)
     assert {t.thread for t in tasks} <= {"jobu-runner-1", "jobu-runner-2"}, \
         "no thread per task: two runners ran all fifty"
@@ -45,7 +45,8 @@ def test_work_queued_beyond_the_runners_waits_its_turn():
     pool.submit(second)
     assert pool.load() == 2 and pool.free_slots() == 0
     gate.set()
-    assert pool.wait_idle(5) and second.done.is_set()
+    wait_until(lambda: pool.load() == 0, 5, message="the pool idle")
+    assert second.done.is_set()
     pool.stop()
 
 
