@@ -956,14 +956,19 @@ LEFT JOIN job_executions l ON l.id = g.last_started_id;
 -- name: admin_finished_by_hour
 -- Executions that finished in [since, until), per UTC hour and status, with the sum and count
 -- of their start lateness: three range scans of job_executions_finished (status, finished_at),
--- index-only (it holds scheduled_time and started_at too: migration 0012).
-SELECT DATE_FORMAT(finished_at, '%%Y-%%m-%%d %%H') AS hour, status, COUNT(*) AS finished,
-    SUM(TIMESTAMPDIFF(MICROSECOND, scheduled_time, started_at) / 1000000.0) AS lateness_sum,
-    COUNT(TIMESTAMPDIFF(MICROSECOND, scheduled_time, started_at)) AS lateness_count
-FROM job_executions
-WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
-  AND finished_at >= %(since)s AND finished_at < %(until)s
-GROUP BY 1, 2;
+-- index-only (it holds scheduled_time and started_at too: migration 0012). Grouped by the
+-- hour as a number, written as text once per group: formatting every row's hour cost a
+-- fifth of the statement (33,000 runs).
+SELECT DATE_FORMAT(TIMESTAMPADD(HOUR, hours, '2000-01-01'), '%%Y-%%m-%%d %%H') AS hour, status,
+    finished, lateness_sum, lateness_count
+FROM (SELECT TIMESTAMPDIFF(HOUR, '2000-01-01', finished_at) AS hours, status,
+          COUNT(*) AS finished,
+          SUM(TIMESTAMPDIFF(MICROSECOND, scheduled_time, started_at) / 1000000.0) AS lateness_sum,
+          COUNT(TIMESTAMPDIFF(MICROSECOND, scheduled_time, started_at)) AS lateness_count
+      FROM job_executions
+      WHERE status IN ('SUCCESS', 'FAILED', 'TIMEOUT')
+        AND finished_at >= %(since)s AND finished_at < %(until)s
+      GROUP BY 1, 2) AS by_hour;
 
 -- name: admin_cron_page
 -- One page of crons by name after `after`, filtered by a LIKE pattern (lower case) on the
