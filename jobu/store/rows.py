@@ -25,6 +25,7 @@ from jobu.model import (
     Isolation,
     NewExecution,
     ParamSource,
+    RecentRuns,
     Status,
     WorkerInfo,
 )
@@ -127,10 +128,16 @@ class CronHead(NamedTuple):
     next_tick_at: datetime | None
 
 
+def json_array(value: str | list | None) -> list:
+    """A JSON array a statement built: text (SQLite, MariaDB), or a list (psycopg decodes
+    json); NULL is empty."""
+    return json.loads(value) if isinstance(value, str) else value or []
+
+
 def cron_heads(value: str | list | None) -> list[CronHead]:
-    """The heads in cron_due_heads' JSON array (text, or a list from psycopg), in
-    cron_due's order: unplanned crons first, then by planned tick, then by id."""
-    found = json.loads(value) if isinstance(value, str) else value or []
+    """The heads in cron_due_heads' JSON array, in cron_due's order: unplanned crons
+    first, then by planned tick, then by id."""
+    found = json_array(value)
     heads = [CronHead(int(i), int(version), _json_time(updated), _json_time(last),
                       _json_time(following)) for i, version, updated, last, following in found]
     heads.sort(key=lambda h: (h.next_tick_at is not None, h.next_tick_at or _EPOCH, h.id))
@@ -247,6 +254,16 @@ _make_execution = fast_constructor(Execution)
 _STATUSES = {member.value: member for member in Status}
 _PARAM_SOURCES = {member.value: member for member in ParamSource}
 _ISOLATIONS = {member.value: member for member in Isolation}
+
+
+def recent_runs_from_row(row: dict[str, Any], parse_time: ParseTime) -> RecentRuns:
+    """A row of admin_recent_runs: the cron's runs as [id, status] in any order, and the
+    status and start of the newest that started."""
+    started = parse_time(row["last_started_at"])
+    return RecentRuns(
+        statuses=tuple(Status(status) for _, status in sorted(json_array(row["runs"]),
+                                                              reverse=True)),
+        last_started=(Status(row["last_status"]), started) if started else None)
 
 
 def attempt_error_from_row(row: dict[str, Any], parse_time: ParseTime) -> AttemptError:

@@ -1198,14 +1198,8 @@ class Store(DecisionLogMethods, QueueMethods, AuditMethods, StatsMethods):
         found = self._read(lambda c: c.fetch_all(
             self._q["admin_recent_runs"],
             {"job_ids": wanted, "limit": per_cron, "offset": per_cron - 1}))
-        recent: dict[int, RecentRuns] = {}
-        for row in found:
-            runs = json.loads(row["runs"]) if isinstance(row["runs"], str) else row["runs"]
-            started = self._time(row["last_started_at"])
-            recent[int(row["job_id"])] = RecentRuns(
-                statuses=tuple(Status(status) for _, status in sorted(runs, reverse=True)),
-                last_started=(Status(row["last_status"]), started) if started else None)
-        return recent
+        return {int(row["job_id"]): rows.recent_runs_from_row(row, self._time)
+                for row in found}
 
     def execution_finished_by_hour(self, since: datetime, until: datetime
                                    ) -> list[dict[str, Any]]:
