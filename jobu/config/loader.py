@@ -71,7 +71,8 @@ Environ = Mapping[str, str]
 
 @dataclass(frozen=True)
 class Config:
-    """Everything the configuration says, checked, with every secret resolved.
+    """Everything the configuration says, checked, with its secrets resolved: those of
+    database.yaml always, those of queue.yaml and admin.yaml when asked (`secrets_of`).
 
     The mappings are plain dicts (so a Config can be pickled and copied); treat them as
     read-only like the rest.
